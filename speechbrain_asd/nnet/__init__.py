@@ -1,0 +1,1 @@
+"""Neural building blocks: sub-centre cosine heads, AdaCos scales, losses and AASRL."""
