@@ -1,0 +1,1 @@
+"""Back ends, official DCASE2023 metrics, submission files and reports."""

@@ -1,0 +1,1 @@
+"""The SSLASD encoder, its features, self-supervised augmentations and heads."""
