@@ -624,10 +624,12 @@ def prepare_dcase2023(
                         continue
                     if name.anonymised and ground_truth_folder is not None:
                         if gt is None:
+                            # False (not None) when unreadable: reported once, not per clip
                             gt = _read_ground_truth(
                                 ground_truth_folder, machine, name.section, problems
-                            ) or {}
-                        name = _apply_ground_truth(name, fname, gt, machine, problems)
+                            ) or False
+                        if gt is not False:
+                            name = _apply_ground_truth(name, fname, gt, machine, problems)
                     stem = fname[:-4]
                     rel = f"{PART_FOLDERS[part]}/raw/{machine}/{split}/{fname}"
                     rec = {
@@ -759,6 +761,13 @@ def _write_manifest(path, records):
     os.replace(tmp, path)
 
 
+def _extreme(classes, pick):
+    if not classes:
+        return None
+    name, size = pick(sorted(classes.items()), key=lambda kv: kv[1])
+    return {"name": name, "size": size}
+
+
 def _summarise(records, skipped, attr_stats, parts):
     per = defaultdict(
         lambda: {"counts": Counter(), "classes": Counter(), "hidden": Counter(), "sets": set()}
@@ -779,8 +788,8 @@ def _summarise(records, skipped, attr_stats, parts):
             "sets": sorted(s["sets"]),
             "counts": dict(sorted(s["counts"].items())),
             "n_classes": len(classes),
-            "largest_class": max(classes.items(), key=lambda kv: (kv[1], kv[0]), default=None),
-            "smallest_class": min(classes.items(), key=lambda kv: (kv[1], kv[0]), default=None),
+            "largest_class": _extreme(classes, max),
+            "smallest_class": _extreme(classes, min),
             "class_sizes": dict(sorted(classes.items())),
             "hidden_conditions": dict(sorted(s["hidden"].items())),
         }
@@ -811,8 +820,10 @@ def _log_summary(summary):
                 "  %s: %d classes, largest %s (%d), smallest %s (%d)",
                 m,
                 s["n_classes"],
-                *s["largest_class"],
-                *s["smallest_class"],
+                s["largest_class"]["name"],
+                s["largest_class"]["size"],
+                s["smallest_class"]["name"],
+                s["smallest_class"]["size"],
             )
         if s["hidden_conditions"]:
             logger.info("  %s: hidden conditions %s", m, s["hidden_conditions"])
