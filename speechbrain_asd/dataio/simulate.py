@@ -232,9 +232,9 @@ class MachineSpec:
     hidden: HiddenCondition | None = field(default_factory=HiddenCondition)
     anomalies: tuple = ANOMALY_TYPES
     severity: float = 0.5
-    target_noise_beta_shift: float = -0.6
-    target_snr_shift_db: float = -3.0
-    target_f0_factor: float = 1.05
+    target_noise_beta_shift: float = -0.3
+    target_snr_shift_db: float = -2.0
+    target_f0_factor: float = 1.03
     attributes_csv: str | None = None
 
     def __post_init__(self):
@@ -925,6 +925,7 @@ def render_clip(machine, clip, seed, clip_seconds=10.0, sample_rate=16000):
         )
 
     beta = machine.noise_beta + attr["beta"] + (machine.target_noise_beta_shift if target else 0)
+    beta += rng.uniform(-0.2, 0.2)
     snr = machine.snr_db + (machine.target_snr_shift_db if target else 0.0)
     snr += rng.uniform(-1.5, 1.5)
     noise = _coloured_noise(rng, n, sr, beta)
@@ -939,9 +940,16 @@ def _rms(x):
     return float(np.sqrt(np.mean(x**2))) + 1e-12
 
 
+# level of each anomaly type relative to the machine sound at severity 0, dB: the broadband
+# types stand out of the harmonic spectrum more easily and so start lower
+_ANOMALY_LEVEL_DB = {"inharmonic": -18.0, "impacts": -34.0, "friction": -36.0}
+
+
 def _anomaly(kind, severity, phase, inst_f, n, sr, rng):
     """Anomalous component relative to a unit-RMS machine sound."""
-    level = 10.0 ** ((-22.0 + 16.0 * severity + rng.uniform(-3.0, 3.0)) / 20.0)
+    if kind not in _ANOMALY_LEVEL_DB:
+        raise ValueError(f"unknown anomaly type {kind!r}; choose from {ANOMALY_TYPES}")
+    level = 10.0 ** ((_ANOMALY_LEVEL_DB[kind] + 16.0 * severity + rng.uniform(-3, 3)) / 20.0)
     if kind == "inharmonic":
         ratio = rng.integers(2, 9) + rng.uniform(0.25, 0.75)
         x = np.sin(ratio * phase)
@@ -951,14 +959,10 @@ def _anomaly(kind, severity, phase, inst_f, n, sr, rng):
         cycles = np.floor(phase / (2 * np.pi))
         pos = np.flatnonzero(np.diff(cycles)) + 1
         x = _decaying_clicks(pos, n, sr, rng.uniform(2500.0, 4500.0), 0.002, rng)
-    elif kind == "friction":
+    else:
         band_lo = rng.uniform(1500.0, 3500.0)
         x = _coloured_noise(rng, n, sr, 0.0, (band_lo, band_lo * 1.6))
-        gate = _smooth_noise(rng, n, sr, 6.0) > 0.5
-        x = x * gate
-        level *= 1.5
-    else:
-        raise ValueError(f"unknown anomaly type {kind!r}; choose from {ANOMALY_TYPES}")
+        x = x * (_smooth_noise(rng, n, sr, 6.0) > 0.5)
     return level * x / _rms(x)
 
 
