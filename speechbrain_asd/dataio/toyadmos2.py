@@ -294,6 +294,7 @@ def _plan_machine(machine, recordings, n_train, n_test, n_configurations, mics, 
     chosen = sorted(rng.choice(usable, size=n_configurations, replace=False).tolist())
 
     clips = []
+    counter = defaultdict(int)
     for slot, c in enumerate(chosen):
         for s in speeds:
             normal = available[(False, c, s)]
@@ -305,9 +306,8 @@ def _plan_machine(machine, recordings, n_train, n_test, n_configurations, mics, 
             order = rng.permutation(len(anomalous))
             n_an = need[("test_anomaly", s)][slot]
             picks += [("test", "anomaly", anomalous[i]) for i in order[:n_an]]
-            counter = defaultdict(int)
             for split, label, by_mic in picks:
-                # spread the clips of one condition evenly over the microphones
+                # one machine-wide counter per split and label spreads clips evenly over mics
                 j = counter[(split, label)]
                 counter[(split, label)] += 1
                 rec = by_mic[j % len(mics)]
