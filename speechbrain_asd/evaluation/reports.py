@@ -701,7 +701,11 @@ def evaluate_records(records, max_fpr=0.1, confidence=0.95):
         grouped = [g for g in grouped if g[2] is not None]
         if grouped:
             lab, sc, grp = zip(*grouped)
-            groups[key] = subgroup_auc(list(lab), list(sc), list(grp))
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                groups[key] = subgroup_auc(list(lab), list(sc), list(grp))
+            for warning in caught:
+                warnings.warn(f"section {key!r}: {warning.message}", warning.category, stacklevel=2)
         all_labels.extend(labels)
         all_scores.extend(scores)
     results = {
@@ -787,7 +791,8 @@ def format_results_table(results, digits=2):
     lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     ci = results.get("official_score_ci95")
-    ci_text = f" ± {_percent(ci, digits)}" if ci is not None else ""
+    # The evaluator's jackknife half-width is usually far below 0.01 %: show 2 significant digits.
+    ci_text = f" ± {100.0 * ci:.2g} (jackknife 95 % half-width)" if ci is not None else ""
     lines.append(f"Official score (%): {_percent(results['official_score'], digits)}{ci_text}")
     lines.append(
         f"Harmonic mean AUC (%): {_percent(results['hmean_auc'], digits)}; "
