@@ -24,6 +24,8 @@ Mixing follows the reference formula ``k = rms_signal / rms_noise / 10^(snr_db /
 ``mixed = signal / (1 + k) + noise * k / (1 + k)``, where, as in the ToyADMOS2 mixer,
 ``rms_signal`` is the mean stat.csv RMS over all recordings of the machine type (so level
 differences between conditions survive) and ``rms_noise`` the stat.csv RMS of the noise file.
+Noise files are drawn (seeded, with replacement) among all noise ids recorded at the clip's
+microphone; a noise file shorter than the recording is repeated, a longer one is cut.
 
 Authors
  * speechbrain-asd developers 2026
@@ -559,7 +561,8 @@ def main(argv=None):
 
     Example
     -------
-    >>> main(["--help"])  # doctest: +SKIP
+    >>> main(["/no/such/toyadmos2", "out"])  # the error goes to stderr
+    2
     """
     p = argparse.ArgumentParser(
         prog="python -m speechbrain_asd.dataio.toyadmos2",
