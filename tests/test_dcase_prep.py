@@ -502,3 +502,41 @@ def test_skip_prep_and_rewrite(tmp_path):
     gear = [r for r in read_csv(train) if r["machine"] == "gearbox"][0]
     assert gear["duration"] == "0.050000"
     assert s["n_train"] == 4
+
+
+def test_real_attribute_files_and_ground_truth(tmp_path):
+    """A tree of 10 ms clips named after every row of the real attribute and ground-truth files:
+    every real row must agree with its name (quirks included), every anonymised clip must get
+    its label and domain."""
+    attributes = glob.glob(os.path.join(SHARED, "dcase2023-attributes", "*", "*", "*.csv"))
+    gt = os.path.join(SHARED, "dcase2023-eval-ground-truth")
+    if not attributes or not os.path.isdir(gt):
+        pytest.skip(f"real DCASE2023 material not found under {SHARED}")
+    wav = os.path.join(tmp_path, "tiny.wav")
+    write_wav(wav, frames=160)
+    with open(wav, "rb") as f:
+        data = f.read()
+    root = tmp_path / "d"
+    for path in attributes:
+        part, machine = path.split(os.sep)[-3:-1]
+        mdir = root / part / "raw" / machine
+        for split in ("train", "test"):
+            os.makedirs(mdir / split, exist_ok=True)
+        shutil.copy(path, mdir / "attributes_00.csv")
+        with open(path, newline="") as f:
+            names = [r[0] for r in list(csv.reader(f))[1:]]
+        if part == "eval_data":
+            base = f"ground_truth_{machine}_section_00_test.csv"
+            with open(os.path.join(gt, "ground_truth_data", base)) as f:
+                names += [r[0] for r in csv.reader(f)]
+        for name in names:
+            n = parse_filename(name)
+            stem = name.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".wav")
+            (mdir / n.split / f"{stem}.wav").write_bytes(data)
+    s = prepare_dcase2023(str(root), tmp_path / "s", ground_truth_folder=gt)
+    assert s["n_train"] == 14 * 1000 and s["n_test"] == 7 * 200 + 7 * 200
+    assert all(v["rows_without_clip"] == 0 for v in s["attribute_files"].values())
+    grinder = s["machines"]["grinder"]["counts"]
+    assert grinder["test/source/normal"] == 107 and grinder["test/source/anomaly"] == 27
+    test = read_csv(manifest_paths(tmp_path / "s")["test"])
+    assert all(r["label"] in ("normal", "anomaly") and r["class_label"] for r in test)
