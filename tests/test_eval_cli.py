@@ -169,3 +169,22 @@ def test_cli_real_evaluation_ground_truth(tmp_path):
     assert (grinder["n_normal_source"], grinder["n_anomaly_source"]) == (107, 27)
     assert (grinder["n_normal_target"], grinder["n_anomaly_target"]) == (36, 30)
     assert saved["n_clips"] == 1400
+
+
+def test_cli_plots_without_matplotlib_writes_nothing(tmp_path, capsys, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *args, **kwargs)
+
+    write_dev_submission(tmp_path / "scores")
+    assert main([str(tmp_path / "scores"), "--plots"]) == 2
+    assert "--plots needs --out" in capsys.readouterr().err
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    assert main([str(tmp_path / "scores"), "--out", str(tmp_path / "res"), "--plots"]) == 2
+    assert "speechbrain-asd[plots]" in capsys.readouterr().err
+    assert not (tmp_path / "res").exists()

@@ -91,6 +91,14 @@ def main(argv=None):
     if args.plots and args.out is None:
         print("error: --plots needs --out DIR", file=sys.stderr)
         return 2
+    if args.plots:
+        from speechbrain_asd.evaluation.plots import require_matplotlib
+
+        try:
+            require_matplotlib()  # before anything is written
+        except ImportError as error:
+            print(f"error: --plots: {error}", file=sys.stderr)
+            return 2
     try:
         records = load_submission_records(args.score_dir, ground_truth=args.ground_truth)
         results = evaluate_records(records, max_fpr=args.max_fpr)

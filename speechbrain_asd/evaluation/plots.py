@@ -15,10 +15,30 @@ import numpy as np
 from sklearn.manifold import TSNE
 from sklearn.metrics import roc_curve
 
-__all__ = ["plot_roc_curves", "plot_score_histograms", "plot_tsne"]
+__all__ = ["require_matplotlib", "plot_roc_curves", "plot_score_histograms", "plot_tsne"]
 
 
-def _figure(n_panels, width=4.0, height=3.5):
+def require_matplotlib():
+    """Imports matplotlib's Figure, or fails with a message that says how to install it.
+
+    Arguments
+    ---------
+    None
+
+    Returns
+    -------
+    type
+        ``matplotlib.figure.Figure``.
+
+    Example
+    -------
+    >>> try:
+    ...     figure_class = require_matplotlib()
+    ... except ImportError as error:
+    ...     figure_class = "speechbrain-asd[plots]" in str(error)
+    >>> bool(figure_class)
+    True
+    """
     try:
         from matplotlib.figure import Figure
     except ImportError as error:
@@ -26,9 +46,14 @@ def _figure(n_panels, width=4.0, height=3.5):
             "plotting needs matplotlib, which is not installed; install the optional extra "
             "with `pip install speechbrain-asd[plots]` (or `pip install matplotlib`)"
         ) from error
+    return Figure
+
+
+def _figure(n_panels, width=4.0, height=3.5):
+    figure_class = require_matplotlib()
     columns = min(n_panels, 4)
     rows = -(-n_panels // columns)
-    figure = Figure(figsize=(width * columns, height * rows))
+    figure = figure_class(figsize=(width * columns, height * rows))
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     for axis in axes[n_panels:]:
         axis.set_visible(False)
@@ -149,7 +174,10 @@ def plot_score_histograms(records, path, bins=30, overwrite=False):
             if values:
                 axis.hist(values, bins=edges, alpha=0.6, label=f"{name} ({len(values)})")
         axis.set(title=f"{machine} {domain}", xlabel="anomaly score", ylabel="clips")
-        axis.legend()
+        if rows:
+            axis.legend()
+        else:
+            axis.text(0.5, 0.5, "no clips", ha="center", transform=axis.transAxes)
     return _save(figure, path, overwrite)
 
 
