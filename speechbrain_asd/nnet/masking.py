@@ -1,0 +1,143 @@
+"""Sub-centre masks in the sparse form the losses use.
+
+An AASRL mask ``[batch, classes, subcenters]`` switches sub-centres off only in the few rows of a
+sample's own class(es). The losses and the adaptive scale therefore work on the complete tensors
+without a mask and redo the reduction for those rows alone: :class:`MaskedRows` lists them.
+
+Authors
+ * speechbrain-asd developers 2026
+"""
+
+from typing import NamedTuple
+
+import torch
+
+
+class MaskedRows(NamedTuple):
+    """A sub-centre mask given by its rows that may switch something off.
+
+    Every (sample, class) row not listed is all True. The AASRL functions return this form with
+    ``sparse=True``, which saves building and scanning ``[batch, classes, subcenters]`` tensors.
+
+    Attributes
+    ----------
+    batch_index : torch.Tensor
+        ``[pairs]`` int64 sample of each row.
+    class_index : torch.Tensor
+        ``[pairs]`` int64 class of each row.
+    rows : torch.Tensor
+        ``[pairs, subcenters]`` bool mask of each row.
+    """
+
+    batch_index: torch.Tensor
+    class_index: torch.Tensor
+    rows: torch.Tensor
+
+
+def _check_rows(rows, shape):
+    """Validates a :class:`MaskedRows` against ``[batch, classes, subcenters]``."""
+    batch, n_classes, n_subcenters = shape
+    pairs = rows.batch_index.numel()
+    if (
+        rows.rows.dtype != torch.bool
+        or tuple(rows.rows.shape) != (pairs, n_subcenters)
+        or rows.class_index.numel() != pairs
+    ):
+        raise ValueError(
+            f"subcenter_mask: MaskedRows must hold [pairs] indices and [pairs, {n_subcenters}] "
+            f"bool rows, got rows of {rows.rows.dtype} {tuple(rows.rows.shape)}"
+        )
+    if pairs and (
+        rows.batch_index.min() < 0
+        or rows.batch_index.max() >= batch
+        or rows.class_index.min() < 0
+        or rows.class_index.max() >= n_classes
+    ):
+        raise ValueError(
+            f"subcenter_mask: MaskedRows indices out of range for shape {tuple(shape)}"
+        )
+    return rows
+
+
+def masked_rows(mask, shape):
+    """Validates a sub-centre mask and returns its rows that switch something off.
+
+    Arguments
+    ---------
+    mask : torch.Tensor or MaskedRows
+        ``[batch, classes, subcenters]`` bool; True where the sub-centre takes part (or an
+        already sparse mask, which is only validated).
+    shape : tuple
+        The expected shape (that of the cosines).
+
+    Returns
+    -------
+    MaskedRows
+        The rows with at least one False.
+
+    Example
+    -------
+    >>> mask = torch.ones(2, 3, 4, dtype=torch.bool)
+    >>> mask[1, 2, 0] = False
+    >>> rows = masked_rows(mask, (2, 3, 4))
+    >>> rows.batch_index.tolist(), rows.class_index.tolist(), rows.rows.tolist()
+    ([1], [2], [[False, True, True, True]])
+    """
+    if isinstance(mask, MaskedRows):
+        rows = _check_rows(mask, shape)
+        batch_index, class_index = rows.batch_index, rows.class_index
+        rows = rows.rows
+    elif not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        raise ValueError(
+            f"subcenter_mask: expected a bool tensor of shape {tuple(shape)} "
+            f"[batch, classes, subcenters], got {getattr(mask, 'dtype', type(mask).__name__)}"
+        )
+    elif tuple(mask.shape) != tuple(shape):
+        raise ValueError(
+            f"subcenter_mask: expected a bool tensor of shape {tuple(shape)} "
+            f"[batch, classes, subcenters], got shape {tuple(mask.shape)}"
+        )
+    else:
+        batch_index, class_index = (~mask).any(dim=2).nonzero(as_tuple=True)
+        rows = mask[batch_index, class_index]
+    empty = ~rows.any(dim=1)
+    if empty.any():
+        first = int(empty.nonzero()[0])
+        raise ValueError(
+            f"subcenter_mask leaves class {int(class_index[first])} without any sub-centre for "
+            f"sample {int(batch_index[first])}: every class needs at least one participating "
+            "sub-centre"
+        )
+    return MaskedRows(batch_index, class_index, rows)
+
+
+def reduce_subcenters(values, reduce, rows=None):
+    """Reduces ``values`` over the sub-centre axis, leaving out the masked sub-centres.
+
+    Arguments
+    ---------
+    values : torch.Tensor
+        ``[batch, classes, subcenters]``.
+    reduce : callable
+        ``torch.logsumexp`` or ``torch.amax`` (called with ``dim=``); masked entries are
+        replaced by -inf, which both ignore.
+    rows : MaskedRows, optional
+        The masked rows; None: nothing is masked.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[batch, classes]``.
+
+    Example
+    -------
+    >>> values = torch.tensor([[[1.0, 5.0]]])
+    >>> rows = masked_rows(torch.tensor([[[True, False]]]), (1, 1, 2))
+    >>> reduce_subcenters(values, torch.amax, rows)
+    tensor([[1.]])
+    """
+    reduced = reduce(values, dim=2)
+    if rows is None or rows.batch_index.numel() == 0:
+        return reduced
+    selected = values[rows.batch_index, rows.class_index].masked_fill(~rows.rows, float("-inf"))
+    return reduced.index_put((rows.batch_index, rows.class_index), reduce(selected, dim=1))
