@@ -660,7 +660,7 @@ class SectionBackends:
         return path
 
     @classmethod
-    def load(cls, path, backend=None, threshold_percentile=90.0):
+    def load(cls, path, backend=None):
         """Builds a SectionBackends from a file written by :meth:`save`.
 
         Arguments
@@ -668,16 +668,15 @@ class SectionBackends:
         path : str or pathlib.Path
             File written by ``save``.
         backend : callable
-            Back-end factory of the saved back ends (default :class:`KMeansBackend`).
-        threshold_percentile : float
-            Ignored value replaced by the saved one; kept for a symmetric signature.
+            Back-end factory of the saved back ends (default :class:`KMeansBackend`); the
+            back ends' hyper-parameters and the threshold percentile come from the file.
 
         Returns
         -------
         SectionBackends
             The restored instance.
         """
-        instance = cls(backend, threshold_percentile)
+        instance = cls(backend)
         instance._recover(path, False)
         return instance
 
