@@ -475,7 +475,7 @@ class SSLASDEncoder(nn.Module):
     branch's flatten fixes the length, so any other length raises a ValueError naming both.
 
     With the defaults (the reference) the encoder has 2,683,634 trainable parameters
-    (spectrum branch 1,711,104, STFT branch 972,530), 2,692,500 with the BatchNorm running
+    (spectrum branch 1,711,104, STFT branch 972,530), 2,691,476 with the BatchNorm running
     statistics, in line with the reference's "about 2.7 M" (Keras also counts the running
     statistics as non-trainable parameters, and its summary adds the heads' centres).
 
