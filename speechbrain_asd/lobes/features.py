@@ -74,8 +74,7 @@ def fixed_length(wav, length, offset=0):
     pieces = [wav[offset:]]
     remaining = length - (n - offset)
     full, rest = divmod(remaining, n)
-    if full:
-        pieces.append(wav.repeat(full))
+    pieces.extend([wav] * full)  # views: torch.cat below is the only copy
     if rest:
         pieces.append(wav[:rest])
     return torch.cat(pieces)
