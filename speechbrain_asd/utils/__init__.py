@@ -1,0 +1,1 @@
+"""Helpers shared by the recipes: hyperparameter files and reproducible random state."""

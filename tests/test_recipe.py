@@ -1,0 +1,200 @@
+"""End-to-end tests of recipes/DCASE2023/train.py on a tiny simulated data set (CPU)."""
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import ruamel.yaml
+
+from speechbrain_asd.dataio.simulate import simulate_dataset
+from speechbrain_asd.utils.hparams import HparamsError
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPE = REPO / "recipes" / "DCASE2023"
+
+# A tiny model and schedule: 1 s clips, 2 epochs of ~8 steps, the AASRL switch at step 5.
+TINY = [
+    "--clip_seconds=1.0", "--n_fft=256", "--hop_length=128", "--embedding_dim=16",
+    "--spectrum_channels=8", "--spectrum_dense_layers=1", "--resnet_channels=[4, 8]",
+    "--blocks_per_stage=1", "--n_subcenters=4", "--batch_size=16", "--number_of_epochs=2",
+    "--switch_step=5", "--num_workers=0", "--embedding_batch_size=64",
+    "--backend_clusters=4",
+]
+
+
+def _load_recipe():
+    spec = importlib.util.spec_from_file_location("dcase2023_train", RECIPE / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("simulated")
+    return simulate_dataset(out / "demo", "demo", seed=0, scale=1.0, clip_seconds=1.0,
+                            progress=False)
+
+
+def _run(args, output_folder):
+    recipe = _load_recipe()
+    recipe.main(["hparams/aasrl.yaml", f"--output_folder={output_folder}", *TINY, *args])
+    return recipe
+
+
+def _results(folder):
+    return json.loads((Path(folder) / "results.json").read_text())
+
+
+def test_training_goes_through_the_switch_and_writes_results(tiny_data, tmp_path, monkeypatch):
+    from speechbrain_asd.nnet.losses import SubcenterAdaCosLoss
+
+    seen = []
+    original = SubcenterAdaCosLoss.forward
+
+    def spy(self, cosines, targets, subcenter_mask=None, representation=None):
+        if self.training:
+            seen.append((representation, subcenter_mask is not None))
+        return original(self, cosines, targets, subcenter_mask, representation)
+
+    monkeypatch.setattr(SubcenterAdaCosLoss, "forward", spy)
+    out = tmp_path / "run"
+    _run([f"--data_folder={tiny_data}"], out)
+    # Steps 1..5 optimal without masks, then joint with masks (two heads per step).
+    assert seen[:10] == [("optimal", False)] * 10
+    assert seen[10:] and set(seen[10:]) == {("joint", True)}
+    results = _results(out)
+    assert 0.0 <= results["official_score"] <= 1.0
+    for section in results["sections"].values():
+        for key in ("auc_source", "auc_target", "pauc"):
+            assert 0.0 <= section[key] <= 1.0
+    assert results["groups"]  # the hidden operating conditions are broken down
+    submission = sorted(p.name for p in (out / "submission" / "dev_data").iterdir())
+    assert "anomaly_score_fan_section_00_test.csv" in submission
+    assert "decision_result_ToyCar_section_00_test.csv" in submission
+    log = (out / "train_log.txt").read_text()
+    assert "AASRL switch" in log and "k_histogram_main" in log
+    # Earlier results are never overwritten silently.
+    with pytest.raises(SystemExit, match="overwrite_results=True"):
+        _run([f"--data_folder={tiny_data}"], out)
+
+
+def test_resume_after_the_switch_equals_an_uninterrupted_run(tiny_data, tmp_path, monkeypatch):
+    straight = tmp_path / "straight"
+    _run([f"--data_folder={tiny_data}"], straight)
+
+    class Interrupted(Exception):
+        pass
+
+    recipe = _load_recipe()
+    original = recipe.AASRLBrain.on_fit_batch_end
+
+    def crash_after_step_7(self, batch, outputs, loss, should_step):
+        original(self, batch, outputs, loss, should_step)
+        if self.optimizer_step == 7:  # mid-epoch, two steps after the switch checkpoint
+            raise Interrupted
+
+    monkeypatch.setattr(recipe.AASRLBrain, "on_fit_batch_end", crash_after_step_7)
+    resumed = tmp_path / "resumed"
+    with pytest.raises(Interrupted):
+        recipe.main(["hparams/aasrl.yaml", f"--output_folder={resumed}", *TINY,
+                     f"--data_folder={tiny_data}"])
+    assert not (resumed / "results.json").exists()
+    monkeypatch.undo()
+    _run([f"--data_folder={tiny_data}"], resumed)  # the same command again
+    assert _results(resumed)["sections"] == _results(straight)["sections"]
+    assert _results(resumed)["official_score"] == _results(straight)["official_score"]
+
+
+def test_two_process_cpu_ddp_run_writes_one_set_of_results(tiny_data, tmp_path):
+    out = tmp_path / "ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+        "--master_port=29517", str(RECIPE / "train.py"), "hparams/aasrl.yaml",
+        "--distributed_backend=gloo", f"--data_folder={tiny_data}", f"--output_folder={out}",
+        *TINY,
+    ]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert 0.0 <= _results(out)["official_score"] <= 1.0
+    assert len(list(out.glob("results*.json"))) == 1
+
+
+def test_every_hparams_file_loads_and_every_key_is_used(tmp_path):
+    from speechbrain.core import RunOptions
+
+    from speechbrain_asd.utils.hparams import layered_yaml, load_layered_hparams
+
+    source = (RECIPE / "train.py").read_text()
+    base = ruamel.yaml.YAML().load((RECIPE / "hparams" / "sslasd.yaml").read_text())
+    yaml_text = (RECIPE / "hparams" / "sslasd.yaml").read_text()
+    for key in base:
+        used_in_yaml = yaml_text.count(f"<{key}>") + yaml_text.count(f"<{key}[")
+        used_in_script = f'"{key}"' in source or f".{key}" in source
+        used_by_brain = key in RunOptions().as_dict()  # speechbrain.Brain reads these
+        assert used_in_yaml or used_in_script or used_by_brain or key.startswith("__"), (
+            f"unused key {key}"
+        )
+    for path in sorted((RECIPE / "hparams").glob("*.yaml")):
+        hparams, base_path, _ = load_layered_hparams(path, {"output_folder": str(tmp_path)})
+        assert base_path.name == "sslasd.yaml"
+        assert hparams["subcenter_strategy"] in ("joint", "optimal", "aasrl")
+        _, _, merged, chain = layered_yaml(path)
+        assert chain[0].name == "sslasd.yaml" and chain[-1] == path
+    done = subprocess.run([str(Path(sys.executable).parent / "yamllint"), "-s", str(RECIPE)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
+    strategies = {p.stem: load_layered_hparams(p)[0]["subcenter_strategy"]
+                  for p in (RECIPE / "hparams").glob("*.yaml")}
+    assert strategies["aasrl"] == "aasrl" and strategies["sslasd"] == "joint"
+    assert strategies["sslasd_optimal"] == "optimal"
+
+
+def test_typo_in_a_key_is_refused_before_training(tmp_path):
+    recipe = _load_recipe()
+    with pytest.raises(HparamsError, match="unknown hyperparameter 'swich_step'"):
+        recipe.main(["hparams/aasrl.yaml", f"--output_folder={tmp_path}", "--swich_step=3"])
+    assert not list(tmp_path.glob("save/CKPT*"))
+
+
+def test_no_data_folder_explains_how_to_get_data_or_run_the_demo(tmp_path):
+    recipe = _load_recipe()
+    with pytest.raises(SystemExit, match="hparams/demo.yaml") as error:
+        recipe.main(["hparams/aasrl.yaml", f"--output_folder={tmp_path}"])
+    assert "7882613" in str(error.value)
+
+
+def test_empty_or_wrong_data_folder_fails_before_training(tmp_path):
+    from speechbrain_asd.dataio.dcase import DataPreparationError
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    recipe = _load_recipe()
+    with pytest.raises(DataPreparationError, match="empty"):
+        recipe.main(["hparams/aasrl.yaml", f"--output_folder={tmp_path / 'a'}",
+                     f"--data_folder={empty}"])
+    assert not list((tmp_path / "a").glob("save/CKPT*"))  # nothing was trained
+
+
+def test_other_sample_rate_fails_before_training(tiny_data, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from speechbrain_asd.dataio.dcase import DataPreparationError
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    clip = next((data / "dev_data" / "raw" / "fan" / "train").glob("*.wav"))
+    sf.write(clip, np.zeros(8000, dtype="float32"), 8000)
+    recipe = _load_recipe()
+    with pytest.raises(DataPreparationError, match=f"{clip.name}.*8000"):
+        recipe.main(["hparams/aasrl.yaml", f"--output_folder={tmp_path / 'out'}",
+                     f"--data_folder={data}"])
+    assert not list((tmp_path / "out").glob("save/CKPT*"))
