@@ -198,3 +198,25 @@ def test_other_sample_rate_fails_before_training(tiny_data, tmp_path):
         recipe.main(["hparams/aasrl.yaml", f"--output_folder={tmp_path / 'out'}",
                      f"--data_folder={data}"])
     assert not list((tmp_path / "out").glob("save/CKPT*"))
+
+
+def test_experiment_sweep_summary_in_the_paper_format(tmp_path):
+    spec = importlib.util.spec_from_file_location("run_experiments",
+                                                  RECIPE / "run_experiments.py")
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    for name, values in (("aasrl", (0.70, 0.72)), ("sslasd", (0.60, 0.64))):
+        for seed, value in zip((1, 2), values):
+            folder = tmp_path / name / str(seed)
+            folder.mkdir(parents=True)
+            results = {"hmean_auc": value, "hmean_pauc": value - 0.1, "official_score": value,
+                       "groups": {"ToyCar_section_00": {"speed1": value, "speed2": value / 2}}}
+            (folder / "results.json").write_text(json.dumps(results))
+            (folder / "wall_time_seconds.txt").write_text("10\n")
+    sweep.main(["--out", str(tmp_path), "--seeds", "1", "2", "--hparams", "aasrl", "sslasd"])
+    table = (tmp_path / "summary.md").read_text()
+    # mean 71 %, sample standard deviation of (70, 72) = 1.41 %
+    assert "| aasrl | 2 | 71.00 ± 1.41 | 61.00 ± 1.41 | 71.00 ± 1.41 | 10 ± 0 |" in table
+    assert "| ToyCar_section_00, speed2 | 35.50 ± 0.71 | 31.00 ± 1.41 |" in table
+    with pytest.raises(FileExistsError):  # an earlier summary is not replaced silently
+        sweep.main(["--out", str(tmp_path), "--seeds", "1", "2", "--hparams", "aasrl"])
