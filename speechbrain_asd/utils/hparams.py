@@ -52,7 +52,9 @@ def resolve_hparams_path(path, recipe_dir):
     in_recipe = Path(recipe_dir) / path
     if in_recipe.is_file():
         return in_recipe
-    raise HparamsError(f"hparams file {path!r} not found (looked in {os.getcwd()} and {recipe_dir})")
+    raise HparamsError(
+        f"hparams file {path!r} not found (looked in {os.getcwd()} and {recipe_dir})"
+    )
 
 
 def _yaml():
