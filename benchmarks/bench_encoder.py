@@ -10,7 +10,9 @@ Prints, in one run on one device:
 * ``limit``: the counted FLOPs of forward + backward (``torch.utils.flop_counter``) divided by
   the measured throughput of a large matrix product in the same run and precision;
 
-each as ms per clip, clips per second and ratio to the limit, for every requested batch size.
+each as ms per clip, clips per second and ratio to the limit, for every requested batch size,
+plus the process CPU time per clip (all threads), which other jobs on a shared machine do not
+inflate (the wall time they do: the load average is printed).
 The Keras reference trains at about 23 clips/s (18 s clips, batch 32) on a 2-core CPU.
 
 Usage::
@@ -148,19 +150,24 @@ def step(model, wavs, autocast):
 
 
 def time_model(model, wavs, repeats, autocast):
-    """Best wall time of forward + backward over ``repeats`` runs after one warm-up."""
+    """Best wall time and best process CPU time of forward + backward, after one warm-up.
+
+    The CPU time (all threads of this process) measures the work independently of other
+    processes competing for the cores; on a shared machine the wall time is inflated by them.
+    """
     device = wavs.device
     model.zero_grad(set_to_none=True)
     step(model, wavs, autocast)
     sync(device)
-    best = float("inf")
+    best, best_cpu = float("inf"), float("inf")
     for _ in range(repeats):
         model.zero_grad(set_to_none=True)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         step(model, wavs, autocast)
         sync(device)
         best = min(best, time.perf_counter() - start)
-    return best
+        best_cpu = min(best_cpu, time.process_time() - start_cpu)
+    return best, best_cpu
 
 
 def count_flops(model, wavs, autocast):
@@ -213,7 +220,10 @@ def main(argv=None):
         f"forward+backward {flops / 1e9:.2f} GFLOP per clip; matmul {peak / 1e9:.0f} GFLOP/s; "
         f"physical limit {flops / peak * 1e3:.2f} ms per clip = {peak / flops:.1f} clips/s"
     )
-    header = f"{'model':<8} {'batch':>5} {'ms/clip':>8} {'clips/s':>8} {'x limit':>8}"
+    header = (
+        f"{'model':<8} {'batch':>5} {'ms/clip':>8} {'clips/s':>8} {'x limit':>8} "
+        f"{'cpu ms/clip':>11}"
+    )
     if device.type == "cuda":
         header += f" {'peak MiB':>9}"
     print(header)
@@ -223,11 +233,11 @@ def main(argv=None):
             if device.type == "cuda":
                 torch.cuda.empty_cache()
                 torch.cuda.reset_peak_memory_stats(device)
-            seconds = time_model(model, wavs, args.repeats, autocast)
+            seconds, cpu_seconds = time_model(model, wavs, args.repeats, autocast)
             per_clip = seconds / batch
             row = (
                 f"{label:<8} {batch:>5} {per_clip * 1e3:>8.1f} {batch / seconds:>8.1f} "
-                f"{per_clip / (flops / peak):>8.2f}"
+                f"{per_clip / (flops / peak):>8.2f} {cpu_seconds / batch * 1e3:>11.1f}"
             )
             if device.type == "cuda":
                 row += f" {torch.cuda.max_memory_allocated(device) / 2**20:>9.0f}"
