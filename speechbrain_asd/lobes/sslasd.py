@@ -98,7 +98,7 @@ class SpectrumBranch(nn.Module):
 
     The first convolution has a single input channel and a large stride: it is computed as one
     matrix product over strided frames of the spectrum (a view, no im2col copy), which is the
-    same arithmetic as ``conv1d`` but several times faster on CPU for these shapes.
+    same arithmetic as ``conv1d``, about 1.3x faster forward + backward on CPU (measured).
 
     Arguments
     ---------
