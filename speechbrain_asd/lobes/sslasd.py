@@ -343,7 +343,8 @@ class STFTBranch(nn.Module):
     (``channels[-1] x freq``, 2048 at the default size) -> BatchNorm -> Linear(``output_dim``).
 
     The 3x3 stride-2 convolutions pad 1 on both sides; TensorFlow's ``'same'`` pads 0/1 for even
-    sizes. Output sizes are identical; only the sampling grid shifts by one bin.
+    sizes. Output sizes are identical; only the sampling grid shifts by one bin. The stem runs
+    MaxPool before ReLU (the same function, as ReLU is monotonic, on 4x fewer values).
 
     Arguments
     ---------
