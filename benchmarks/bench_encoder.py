@@ -35,6 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from speechbrain_asd.lobes.sslasd import SSLASDEncoder, _same_padding
+from speechbrain_asd.utils.memory import keep_freed_memory
 
 
 class PlainSE(nn.Module):
@@ -120,37 +121,6 @@ class PlainSSLASD(nn.Module):
         x = self.units(self.stem(x)).amax(dim=2)
         e2 = self.out(self.flat_norm(x.flatten(1)))
         return torch.cat([e1, e2], dim=1)
-
-
-def keep_freed_memory():
-    """Stops glibc from returning big freed buffers to the OS (Linux only).
-
-    Tensors above glibc's mmap threshold (at most 32 MiB) are mmap-ed and unmapped on every
-    allocation; each training step then page-faults and zeroes hundreds of MiB again (measured:
-    26 of about 100 ms per clip were system time at batch 32). ``mallopt(M_MMAP_MAX, 0)`` serves
-    every allocation from the heap and a high ``M_TRIM_THRESHOLD`` keeps freed memory for reuse.
-    The same from outside the process:
-    ``GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647``.
-
-    Returns
-    -------
-    bool
-        Whether both settings were applied.
-    """
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        m_trim_threshold, m_mmap_max = -1, -4  # from glibc's malloc.h
-        return bool(libc.mallopt(m_mmap_max, 0)) and bool(
-            libc.mallopt(m_trim_threshold, 2**31 - 1)
-        )
-    except (OSError, AttributeError):
-        return False
 
 
 def sync(device):

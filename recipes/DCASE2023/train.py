@@ -38,6 +38,7 @@ from speechbrain_asd.evaluation.reports import (
 )
 from speechbrain_asd.lobes.sslasd import weight_decay_param_groups
 from speechbrain_asd.utils.hparams import load_layered_hparams, resolve_hparams_path
+from speechbrain_asd.utils.memory import keep_freed_memory
 
 logger = logging.getLogger(__name__)
 RECIPE_DIR = Path(__file__).resolve().parent
@@ -346,6 +347,7 @@ def build_datasets(hparams, data_folder):
 def main(argv):
     """Parses the arguments, prepares the data, trains and evaluates."""
     hparams_arg, run_opts, overrides = sb.parse_arguments(argv)
+    keep_freed_memory()  # large activations are re-used, not unmapped and faulted in each step
     hparams_file = resolve_hparams_path(hparams_arg, RECIPE_DIR)
     sb.utils.distributed.ddp_init_group(run_opts)
     hparams, base_file, merged = load_layered_hparams(hparams_file, overrides)
