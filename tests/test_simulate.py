@@ -305,7 +305,7 @@ def test_anomalies_detectable_but_not_trivial_and_minority_harder(tmp_path):
     assert 0.6 < res["auc_source"] < 0.95
     assert 0.55 < res["auc_speed1"] < 0.95
     # the minority hidden condition (speed2, 1/5 of training) is measurably harder
-    # (0.07 at this seed; 0.05 to 0.11 over seeds 0-2)
+    # (0.08 at this seed; 0.02 to 0.08 over seeds 0-2: the gap is real but modest)
     assert res["auc_speed1"] - res["auc_speed2"] > 0.03
 
 

@@ -69,6 +69,7 @@ __all__ = [
     "SimulationSpec",
     "load_attribute_rows",
     "main",
+    "plan_clips",
     "render_clip",
     "resolve_spec",
     "simulate_dataset",
@@ -140,7 +141,7 @@ class HiddenCondition:
     f0_factors: tuple = (1.0, 1.12)
     am_rates_hz: tuple = (1.5, 2.5)
     unstable_db: float = 16.0
-    unstable_fraction: float = 0.3
+    unstable_fraction: float = 0.5
 
     def __post_init__(self):
         n = len(self.values)
@@ -729,8 +730,34 @@ def _round_robin(configs, counts):
     return out
 
 
-def _plan_machine(machine, scale, seed):
-    """All clips of one machine as dicts (paths relative to the output folder)."""
+def plan_clips(machine, scale=1.0, seed=0):
+    """Lists every clip of one machine type, without rendering anything.
+
+    Arguments
+    ---------
+    machine : MachineSpec
+        The machine type.
+    scale : float
+        Multiplies the clip counts.
+    seed : int
+        Data set seed (draws the anomaly types and the anonymised eval test order).
+
+    Returns
+    -------
+    list of dict
+        One per clip, in writing order: ``machine``, ``name`` (DCASE file name), ``rel``
+        (path relative to the output folder; anonymised for eval test clips, whose
+        ``anonymous`` key holds the new name), ``domain``, ``split``, ``label``, ``attr``,
+        ``pairs``, ``condition`` (hidden) and ``anomaly`` (type, None for normal clips).
+
+    Example
+    -------
+    >>> clips = plan_clips(PRESETS["imbalanced"].machines[0], scale=0.1)
+    >>> len(clips), clips[0]["name"], clips[0]["condition"]
+    (120, 'section_00_source_train_normal_0000_car_A1_mic_1.wav', 'speed1')
+    >>> sum(c["condition"] == "speed2" for c in clips if c["split"] == "train")
+    20
+    """
     hidden = machine.hidden
     plan_rng = np.random.default_rng(_stable_int(seed, machine.name, "plan"))
     clips = []
@@ -965,7 +992,7 @@ def _rms(x):
 
 # level of each anomaly type relative to the machine sound at severity 0, dB: the broadband
 # types stand out of the harmonic spectrum more easily and so start lower
-_ANOMALY_LEVEL_DB = {"inharmonic": -14.0, "impacts": -30.0, "friction": -28.0}
+_ANOMALY_LEVEL_DB = {"inharmonic": -10.0, "impacts": -26.0, "friction": -24.0}
 
 
 def _anomaly(kind, severity, phase, inst_f, n, sr, rng):
@@ -1135,7 +1162,7 @@ def simulate_dataset(
         raise ValueError(f"workers must be a positive int, got {workers!r}")
     spec = resolve_spec(preset, **overrides)
     preset_name = preset if isinstance(preset, str) else "custom"
-    plans = {m.name: _plan_machine(m, spec.scale, seed) for m in spec.machines}
+    plans = {m.name: plan_clips(m, spec.scale, seed) for m in spec.machines}
     out = _prepare_out_dir(out_dir, overwrite)
     jobs = []
     for machine in spec.machines:
