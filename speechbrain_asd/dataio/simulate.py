@@ -18,8 +18,11 @@ Sound model (all numpy, vectorised over samples)
   fundamental, ``mic`` colours the channel and the background, every other name (model, car,
   pattern, ...) changes the harmonic profile and the resonance. The value-to-parameter map is
   a deterministic function of (seed, machine, name, value).
-* Hidden conditions (:class:`HiddenCondition`) scale the fundamental and change the
-  modulation rate; they never appear in file names, only in ``hidden_conditions.csv``.
+* Hidden conditions (:class:`HiddenCondition`) scale the fundamental, change the
+  modulation rate and give each value its own unstable structural modes (harmonics whose
+  level varies from clip to clip): a value rare in training leaves its modes poorly
+  modelled, which makes the minority sub-class harder. They never appear in file names,
+  only in ``hidden_conditions.csv``.
 * Target domain: a different background colour, a lower SNR and an operating point shift.
 * Background: coloured ``1/f**beta`` noise mixed at an SNR as in the ToyADMOS2 mixer.
 * Anomalies (test only): ``inharmonic`` (extra non-integer partial), ``impacts`` (periodic
@@ -1067,7 +1070,7 @@ def _write_metadata(out, spec, seed, preset_name, plans):
         clips = plans[machine.name]
         hidden_rows.extend((c["rel"], c["condition"]) for c in clips)
         listed = [c for c in clips if not (machine.split == "eval" and c["split"] == "test")]
-        n_pairs = max(len(c["pairs"]) for c in listed)
+        n_pairs = max((len(c["pairs"]) for c in listed), default=0)
         header = ["file_name"]
         for i in range(1, n_pairs + 1):
             header += [f"d{i}p", f"d{i}v"]
