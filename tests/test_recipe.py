@@ -17,12 +17,13 @@ from speechbrain_asd.utils.hparams import HparamsError
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "DCASE2023"
 
-# A tiny model and schedule: 1 s clips, 2 epochs of ~8 steps, the AASRL switch at step 5.
+# A tiny model and schedule: 1 s clips, 2 epochs of 10 steps, the AASRL switch at step 12
+# (in epoch 2, after the end-of-epoch checkpoint of epoch 1).
 TINY = [
     "--clip_seconds=1.0", "--n_fft=256", "--hop_length=128", "--embedding_dim=16",
     "--spectrum_channels=8", "--spectrum_dense_layers=1", "--resnet_channels=[4, 8]",
     "--blocks_per_stage=1", "--n_subcenters=4", "--batch_size=16", "--number_of_epochs=2",
-    "--switch_step=5", "--num_workers=0", "--embedding_batch_size=64",
+    "--switch_step=12", "--num_workers=0", "--embedding_batch_size=64",
     "--backend_clusters=4",
 ]
 
@@ -65,9 +66,9 @@ def test_training_goes_through_the_switch_and_writes_results(tiny_data, tmp_path
     monkeypatch.setattr(SubcenterAdaCosLoss, "forward", spy)
     out = tmp_path / "run"
     _run([f"--data_folder={tiny_data}"], out)
-    # Steps 1..5 optimal without masks, then joint with masks (two heads per step).
-    assert seen[:10] == [("optimal", False)] * 10
-    assert seen[10:] and set(seen[10:]) == {("joint", True)}
+    # Steps 1..12 optimal without masks, then joint with masks (two heads per step).
+    assert seen[:24] == [("optimal", False)] * 24
+    assert seen[24:] and set(seen[24:]) == {("joint", True)}
     results = _results(out)
     assert 0.0 <= results["official_score"] <= 1.0
     for section in results["sections"].values():
@@ -84,22 +85,37 @@ def test_training_goes_through_the_switch_and_writes_results(tiny_data, tmp_path
         _run([f"--data_folder={tiny_data}"], out)
 
 
-def test_resume_after_the_switch_equals_an_uninterrupted_run(tiny_data, tmp_path, monkeypatch):
-    straight = tmp_path / "straight"
-    _run([f"--data_folder={tiny_data}"], straight)
+@pytest.fixture(scope="module")
+def uninterrupted(tiny_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("straight") / "run"
+    _run([f"--data_folder={tiny_data}"], out)
+    return _results(out)
 
-    class Interrupted(Exception):
-        pass
 
+class Interrupted(Exception):
+    """Stands for a crash or a killed job."""
+
+
+@pytest.mark.parametrize("when", ["before_switch", "after_switch_mid_epoch", "evaluation"])
+def test_resume_equals_an_uninterrupted_run(when, tiny_data, uninterrupted, tmp_path,
+                                            monkeypatch):
     recipe = _load_recipe()
-    original = recipe.AASRLBrain.on_fit_batch_end
+    if when == "evaluation":
+        def crash(*args, **kwargs):
+            raise Interrupted  # after the back end was fitted and checkpointed
 
-    def crash_after_step_7(self, batch, outputs, loss, should_step):
-        original(self, batch, outputs, loss, should_step)
-        if self.optimizer_step == 7:  # mid-epoch, two steps after the switch checkpoint
-            raise Interrupted
+        monkeypatch.setattr(recipe, "write_evaluation_files", crash)
+    else:
+        # epoch 1 ends (checkpoint) at step 10, the switch (checkpoint) is at step 12
+        crash_step = 11 if when == "before_switch" else 14
+        original = recipe.AASRLBrain.on_fit_batch_end
 
-    monkeypatch.setattr(recipe.AASRLBrain, "on_fit_batch_end", crash_after_step_7)
+        def crash_after_step(self, batch, outputs, loss, should_step):
+            original(self, batch, outputs, loss, should_step)
+            if self.optimizer_step == crash_step:
+                raise Interrupted
+
+        monkeypatch.setattr(recipe.AASRLBrain, "on_fit_batch_end", crash_after_step)
     resumed = tmp_path / "resumed"
     with pytest.raises(Interrupted):
         recipe.main(["hparams/aasrl.yaml", f"--output_folder={resumed}", *TINY,
@@ -107,8 +123,9 @@ def test_resume_after_the_switch_equals_an_uninterrupted_run(tiny_data, tmp_path
     assert not (resumed / "results.json").exists()
     monkeypatch.undo()
     _run([f"--data_folder={tiny_data}"], resumed)  # the same command again
-    assert _results(resumed)["sections"] == _results(straight)["sections"]
-    assert _results(resumed)["official_score"] == _results(straight)["official_score"]
+    assert "Loading a checkpoint from" in (resumed / "log.txt").read_text()  # it resumed
+    assert _results(resumed)["sections"] == uninterrupted["sections"]
+    assert _results(resumed)["official_score"] == uninterrupted["official_score"]
 
 
 def test_two_process_cpu_ddp_run_writes_one_set_of_results(tiny_data, tmp_path):

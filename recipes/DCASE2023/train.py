@@ -178,7 +178,7 @@ class AASRLBrain(sb.Brain):
         return np.concatenate(embeddings), meta
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
-        """Logs the epoch's loss, representation and AdaCos scales."""
+        """Logs the epoch's loss, representation and AdaCos scales; saves a checkpoint."""
         if stage != sb.Stage.TRAIN:
             return
         stats = {"loss": stage_loss, "representation": self.representation()}
@@ -187,6 +187,8 @@ class AASRLBrain(sb.Brain):
         self.hparams.train_logger.log_stats(
             stats_meta={"epoch": epoch, "optimizer_step": self.optimizer_step}, train_stats=stats
         )
+        # There is no validation stage to pick a best model by: keep the latest epoch.
+        self.checkpointer.save_and_keep_only(meta={"epoch": epoch}, num_to_keep=1)
 
     def init_optimizers(self):
         """Adam with L2 decay on the kernels only, as the reference regularises them."""
