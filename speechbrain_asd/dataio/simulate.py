@@ -694,6 +694,11 @@ def _blocks(machine, scale):
             # eval-set files list training rows only: test clips use the training configs.
             for domain in ("source", "target"):
                 cfgs = [c for k, g in groups.items() if k[0] == domain for c in g]
+                if not cfgs:
+                    raise ValueError(
+                        f"{machine.attributes_csv}: no {domain}-domain rows to build test "
+                        "clips from"
+                    )
                 n = _scaled(machine.n_test_per_domain // 2, scale)
                 for label in ("normal", "anomaly"):
                     blocks.append((domain, "test", label, _cycle(cfgs, n)))
