@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import shared_data_dir
 
 from speechbrain_asd.dataio import dcase
 from speechbrain_asd.dataio.dcase import (
@@ -21,7 +22,7 @@ from speechbrain_asd.dataio.dcase import (
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures", "dcase2023")
-SHARED = os.environ.get("SBASD_DCASE_SAMPLES", "/work/shared/data")
+SHARED = os.environ.get("SBASD_DCASE_SAMPLES", str(shared_data_dir()))
 
 FAN_TRAIN = "section_00_source_train_normal_0000_m-n_X"
 FAN_TRAIN2 = "section_00_source_train_normal_0001_m-n_W"

@@ -8,11 +8,12 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import shared_data_dir
 
 from speechbrain_asd.evaluation.__main__ import main
 from speechbrain_asd.evaluation.reports import evaluate_records, write_submission
 
-REAL_GROUND_TRUTH = pathlib.Path("/work/shared/data/dcase2023-eval-ground-truth")
+REAL_GROUND_TRUTH = shared_data_dir() / "dcase2023-eval-ground-truth"
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
