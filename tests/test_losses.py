@@ -246,3 +246,17 @@ def test_sparse_mask_is_validated():
     empty = MaskedRows(torch.tensor([1]), torch.tensor([1]), torch.tensor([[False, False]]))
     with pytest.raises(ValueError, match="leaves class 1 without any sub-centre for sample 1"):
         loss(torch.zeros(2, 3, 2), torch.tensor([0, 1]), empty)
+
+
+def test_masked_logsumexp_gradient_matches_finite_differences():
+    from speechbrain_asd.nnet.masking import masked_rows, reduce_subcenters
+
+    torch.manual_seed(9)
+    values = torch.randn(3, 4, 5, dtype=torch.float64, requires_grad=True)
+    mask = torch.rand(3, 4, 5) > 0.4
+    mask[..., 0] = True
+    rows = masked_rows(mask, values.shape)
+    assert torch.autograd.gradcheck(lambda v: reduce_subcenters(v, torch.logsumexp, rows),
+                                    (values,))
+    expected = torch.logsumexp(values.detach().masked_fill(~mask, float("-inf")), dim=2)
+    torch.testing.assert_close(reduce_subcenters(values, torch.logsumexp, rows), expected)

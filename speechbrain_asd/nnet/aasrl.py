@@ -199,8 +199,10 @@ def across_subcenter_mask(
         raise ValueError(
             f"labels: expected int64 [batch], got {labels.dtype} {tuple(labels.shape)}"
         )
-    if batch and (labels.min() < 0 or labels.max() >= n_base_classes):
-        raise ValueError(f"labels: base classes must be in [0, {n_base_classes - 1}]")
+    if batch:
+        low, high = torch.stack(torch.aminmax(labels)).tolist()
+        if low < 0 or high >= n_base_classes:
+            raise ValueError(f"labels: base classes must be in [0, {n_base_classes - 1}]")
     if k is not None and (
         cosines is None or tuple(cosines.shape) != (batch, n_classes, n_subcenters)
     ):
@@ -333,8 +335,6 @@ class AASRLPhaseSwitch:
                 raise ValueError("sample_ids: expected an int64 tensor [batch] or a list of str")
             if self.string_ids is not None:
                 raise ValueError("sample_ids: this switch was measured with string IDs")
-            if sample_ids.numel() and sample_ids.min() < 0:
-                raise ValueError("sample_ids: integer IDs must be >= 0")
             return sample_ids.long().cpu()
         ids = list(sample_ids)
         if create:
@@ -387,9 +387,16 @@ class AASRLPhaseSwitch:
         if not self.measured:
             raise RuntimeError("AASRL: nothing measured yet (the switch step was not reached)")
         rows = self._rows(sample_ids)
-        if rows.numel() and (rows.max() >= self.k.numel() or (self.k[rows] == 0).any()):
+        if rows.numel():
+            low, high = torch.stack(torch.aminmax(rows)).tolist()
+            if low < 0:
+                raise ValueError("sample_ids: integer IDs must be >= 0")
+            if high >= self.k.numel():
+                raise KeyError("AASRL: some sample IDs were not part of the measurement at T")
+        k = self.k[rows]
+        if (k == 0).any():
             raise KeyError("AASRL: some sample IDs were not part of the measurement at T")
-        return self.k[rows], self.selection[rows]
+        return k, self.selection[rows]
 
     def mask(
         self,

@@ -155,27 +155,22 @@ class AdaptiveScale(torch.nn.Module):
             if rows is not None and not isinstance(rows, MaskedRows):
                 rows = masked_rows(rows, cos.shape)
             class_lse = reduce_subcenters(logits, torch.logsumexp, rows)
-            # Angles are needed only for the classes that carry target weight.
+            # Angles are needed only for the classes that carry target weight; rows of the
+            # mask are corrected afterwards (masked rows that carry no weight add nothing).
             rows_b, rows_c = (y > 0).nonzero(as_tuple=True)
             weights = y[rows_b, rows_c]
-            target_cos = cos[rows_b, rows_c]
-            if rows is not None and rows.batch_index.numel():
-                # Which masked row (if any) each target row is: a [batch, classes] lookup.
-                lookup = torch.full(y.shape, -1, dtype=torch.long, device=y.device)
-                lookup[rows.batch_index, rows.class_index] = torch.arange(
-                    rows.batch_index.numel(), device=y.device
-                )
-                which = lookup[rows_b, rows_c]
-                off = ~rows.rows[which.clamp(min=0)] & (which >= 0).unsqueeze(1)
-                target_cos = target_cos.masked_fill(off, float("nan"))
+            row_angles = self._row_angles(cos[rows_b, rows_c])
             if self.variant == "sslasd":
                 # M + ln(B_avg) == ln(mean_b sum exp(s cos)): computed as a log-sum-exp.
                 per_sample = torch.logsumexp(class_lse, dim=1)
-                row_angles = torch.acos(target_cos).nan_to_num(0.0).sum(dim=1)
             else:
                 per_sample = torch.logsumexp(class_lse + torch.log1p(-y.clamp(max=1.0)), dim=1)
-                # The angle to a class is the one to its nearest participating sub-centre.
-                row_angles = torch.acos(target_cos.nan_to_num(-1.0).amax(dim=1))
+            if rows is not None and rows.batch_index.numel():
+                masked_cos = cos[rows.batch_index, rows.class_index]
+                correction = self._row_angles(masked_cos, rows.rows) - self._row_angles(masked_cos)
+                rows_b = torch.cat([rows_b, rows.batch_index])
+                weights = torch.cat([weights, y[rows.batch_index, rows.class_index]])
+                row_angles = torch.cat([row_angles, correction])
             angle = torch.zeros(y.shape[0], device=y.device).index_add_(
                 0, rows_b, weights * row_angles
             )
@@ -189,6 +184,21 @@ class AdaptiveScale(torch.nn.Module):
             if torch.isfinite(new_scale) and new_scale > 0:
                 self.scale.fill_(new_scale.to(self.scale.device))
         return self.scale.clone()
+
+    def _row_angles(self, cos, participating=None):
+        """Angle statistic of rows ``[pairs, subcenters]`` of cosines, in radians.
+
+        ``sslasd``: the sum of the angles to the (participating) sub-centres; ``adacos``: the
+        angle to the nearest participating sub-centre.
+        """
+        if self.variant == "sslasd":
+            theta = torch.acos(cos)
+            if participating is not None:
+                theta = theta.masked_fill(~participating, 0.0)
+            return theta.sum(dim=1)
+        if participating is not None:
+            cos = cos.masked_fill(~participating, -1.0)
+        return torch.acos(cos.amax(dim=1))
 
     def extra_repr(self):
         return f"variant={self.variant!r}, scale={float(self.scale):.4f}"

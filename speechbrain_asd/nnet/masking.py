@@ -47,12 +47,10 @@ def _check_rows(rows, shape):
             f"subcenter_mask: MaskedRows must hold [pairs] indices and [pairs, {n_subcenters}] "
             f"bool rows, got rows of {rows.rows.dtype} {tuple(rows.rows.shape)}"
         )
-    if pairs and (
-        rows.batch_index.min() < 0
-        or rows.batch_index.max() >= batch
-        or rows.class_index.min() < 0
-        or rows.class_index.max() >= n_classes
-    ):
+    if pairs:
+        bounds = torch.stack([*torch.aminmax(rows.batch_index), *torch.aminmax(rows.class_index)])
+        b_min, b_max, c_min, c_max = bounds.tolist()  # one synchronisation for four bounds
+    if pairs and (b_min < 0 or b_max >= batch or c_min < 0 or c_max >= n_classes):
         raise ValueError(
             f"subcenter_mask: MaskedRows indices out of range for shape {tuple(shape)}"
         )
@@ -136,8 +134,36 @@ def reduce_subcenters(values, reduce, rows=None):
     >>> reduce_subcenters(values, torch.amax, rows)
     tensor([[1.]])
     """
+    if rows is not None and rows.batch_index.numel() and reduce is torch.logsumexp:
+        return _MaskedLogSumExp.apply(values, rows.batch_index, rows.class_index, rows.rows)
     reduced = reduce(values, dim=2)
     if rows is None or rows.batch_index.numel() == 0:
         return reduced
     selected = values[rows.batch_index, rows.class_index].masked_fill(~rows.rows, float("-inf"))
     return reduced.index_put((rows.batch_index, rows.class_index), reduce(selected, dim=1))
+
+
+class _MaskedLogSumExp(torch.autograd.Function):
+    """Log-sum-exp over sub-centres with some rows masked, with a hand-written backward.
+
+    Autograd of "reduce everything, then redo the masked rows" would scatter the masked rows'
+    gradient into a fresh full-size tensor and add it; here the backward is the plain softmax
+    of every row (one full-size pass, as for the unmasked loss) with the masked entries zeroed.
+    """
+
+    @staticmethod
+    def forward(ctx, values, batch_index, class_index, rows):
+        reduced = torch.logsumexp(values, dim=2)
+        selected = values[batch_index, class_index].masked_fill(~rows, float("-inf"))
+        reduced[batch_index, class_index] = torch.logsumexp(selected, dim=1)
+        ctx.save_for_backward(values, reduced, batch_index, class_index, rows)
+        return reduced
+
+    @staticmethod
+    def backward(ctx, grad):
+        values, reduced, batch_index, class_index, rows = ctx.saved_tensors
+        weights = torch.exp(values - reduced.unsqueeze(2))  # softmax of each row
+        weights[batch_index, class_index] = weights[batch_index, class_index].masked_fill(
+            ~rows, 0.0
+        )
+        return weights.mul_(grad.unsqueeze(2)), None, None, None
