@@ -181,6 +181,13 @@ def test_typo_in_a_key_is_refused_before_training(tmp_path):
     assert not list(tmp_path.glob("save/CKPT*"))
 
 
+def test_unknown_strategy_is_refused_before_training(tmp_path):
+    recipe = _load_recipe()
+    with pytest.raises(HparamsError, match="subcenter_strategy must be one of"):
+        recipe.main(["hparams/aasrl.yaml", f"--output_folder={tmp_path}",
+                     "--subcenter_strategy=aasr"])
+
+
 def test_no_data_folder_explains_how_to_get_data_or_run_the_demo(tmp_path):
     recipe = _load_recipe()
     with pytest.raises(SystemExit, match="hparams/demo.yaml") as error:

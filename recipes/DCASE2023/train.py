@@ -37,11 +37,16 @@ from speechbrain_asd.evaluation.reports import (
     write_submission,
 )
 from speechbrain_asd.lobes.sslasd import weight_decay_param_groups
-from speechbrain_asd.utils.hparams import load_layered_hparams, resolve_hparams_path
+from speechbrain_asd.utils.hparams import (
+    HparamsError,
+    load_layered_hparams,
+    resolve_hparams_path,
+)
 from speechbrain_asd.utils.memory import keep_freed_memory
 
 logger = logging.getLogger(__name__)
 RECIPE_DIR = Path(__file__).resolve().parent
+STRATEGIES = ("joint", "optimal", "aasrl")
 
 NO_DATA_MESSAGE = """No data_folder given.
 To train on DCASE2023 Task 2, download the development set (Zenodo record 7882613), the
@@ -102,10 +107,6 @@ class AASRLBrain(sb.Brain):
         strategy = self.hparams.subcenter_strategy
         if strategy == "aasrl":
             return self.hparams.aasrl["main"].representation
-        if strategy not in ("joint", "optimal"):
-            raise ValueError(
-                f"subcenter_strategy must be joint, optimal or aasrl, got {strategy!r}"
-            )
         return strategy
 
     def on_fit_batch_end(self, batch, outputs, loss, should_step):
@@ -353,6 +354,10 @@ def main(argv):
     hparams_file = resolve_hparams_path(hparams_arg, RECIPE_DIR)
     sb.utils.distributed.ddp_init_group(run_opts)
     hparams, base_file, merged = load_layered_hparams(hparams_file, overrides)
+    if hparams["subcenter_strategy"] not in STRATEGIES:
+        raise HparamsError(
+            f"subcenter_strategy must be one of {STRATEGIES}, got {hparams['subcenter_strategy']!r}"
+        )
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=str(base_file),
