@@ -234,6 +234,8 @@ def test_experiment_sweep_summary_in_the_paper_format(tmp_path):
             folder = tmp_path / name / str(seed)
             folder.mkdir(parents=True)
             results = {"hmean_auc": value, "hmean_pauc": value - 0.1, "official_score": value,
+                       "sections": {"ToyCar_section_00": {"auc_source": value,
+                                                          "auc_target": value, "pauc": 0.5}},
                        "groups": {"ToyCar_section_00": {"speed1": value, "speed2": value / 2}}}
             (folder / "results.json").write_text(json.dumps(results))
             (folder / "wall_time_seconds.txt").write_text("10\n")
@@ -242,5 +244,6 @@ def test_experiment_sweep_summary_in_the_paper_format(tmp_path):
     # mean 71 %, sample standard deviation of (70, 72) = 1.41 %
     assert "| aasrl | 2 | 71.00 ± 1.41 | 61.00 ± 1.41 | 71.00 ± 1.41 | 10 ± 0 |" in table
     assert "| ToyCar_section_00, speed2 | 35.50 ± 0.71 | 31.00 ± 1.41 |" in table
+    assert "| ToyCar_section_00 | 71.00 ± 1.41 / 71.00 ± 1.41 / 50.00 ± 0.00 |" in table
     with pytest.raises(FileExistsError):  # an earlier summary is not replaced silently
         sweep.main(["--out", str(tmp_path), "--seeds", "1", "2", "--hparams", "aasrl"])

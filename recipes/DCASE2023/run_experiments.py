@@ -27,6 +27,7 @@ from speechbrain_asd.evaluation.reports import atomic_write_text
 
 RECIPE_DIR = Path(__file__).resolve().parent
 METRICS = (("hmean_auc", "AUC (%)"), ("hmean_pauc", "pAUC (%)"), ("official_score", "official (%)"))
+SECTION_METRICS = ("auc_source", "auc_target", "pauc")
 
 
 def run_one(name, seed, out, extra):
@@ -55,6 +56,9 @@ def summarise(records):
         flat = []
         for results, wall in runs:
             row = {key: results[key] for key, _ in METRICS}
+            for section, scores in results["sections"].items():
+                for key in SECTION_METRICS:
+                    row[f"{key}[{section}]"] = scores[key]
             for section, groups in (results.get("groups") or {}).items():
                 for group, auc in groups.items():
                     row[f"auc[{section}][{group}]"] = auc
@@ -74,6 +78,15 @@ def markdown(summary):
         wall = stats["wall_time_s"]
         lines.append(f"| {name} | {stats['runs']} | " + " | ".join(cells)
                      + f" | {wall[0]:.0f} ± {wall[1]:.0f} |")
+    sections = sorted({k.split("[", 1)[1].rstrip("]") for stats in summary.values()
+                       for k in stats if k.startswith("pauc[")})
+    if sections:
+        lines += ["", "Per section (AUC source / AUC target / pAUC, %):", "",
+                  "| section | " + " | ".join(summary) + " |", "|---|" + "---|" * len(summary)]
+        for section in sections:
+            cells = [" / ".join(format_mean_std(*summary[n][f"{key}[{section}]"])
+                                for key in SECTION_METRICS) for n in summary]
+            lines.append(f"| {section} | " + " | ".join(cells) + " |")
     group_keys = sorted({k for stats in summary.values() for k in stats if k.startswith("auc[")})
     if group_keys:
         lines += ["", "AUC (%) by hidden operating condition (normal and anomalous clips of that "
