@@ -22,6 +22,7 @@ import torch
 from speechbrain.dataio.batch import PaddedBatch
 
 from speechbrain_asd.utils.hparams import load_layered_hparams
+from speechbrain_asd.utils.memory import keep_freed_memory
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "DCASE2023"
 SMALL = {
@@ -59,6 +60,7 @@ def main():
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
     args = parser.parse_args()
+    keep_freed_memory()  # as train.py does
     overrides = {"n_classes": args.classes, "output_folder": "results/bench_recipe",
                  "subcenter_strategy": "aasrl", "batch_size": args.batch}
     if args.small:
