@@ -247,3 +247,15 @@ def test_experiment_sweep_summary_in_the_paper_format(tmp_path):
     assert "| ToyCar_section_00 | 71.00 ± 1.41 / 71.00 ± 1.41 / 50.00 ± 0.00 |" in table
     with pytest.raises(FileExistsError):  # an earlier summary is not replaced silently
         sweep.main(["--out", str(tmp_path), "--seeds", "1", "2", "--hparams", "aasrl"])
+
+
+def test_demo_builds_its_own_data_and_runs_end_to_end(tmp_path):
+    recipe = _load_recipe()
+    out = tmp_path / "demo"
+    tiny = [arg for arg in TINY if not arg.startswith(("--number_of_epochs", "--switch_step"))]
+    recipe.main(["hparams/demo.yaml", f"--output_folder={out}", *tiny,
+                 f"--demo_folder={tmp_path / 'data'}", "--demo_scale=0.5",
+                 "--demo_clip_seconds=1.0", "--number_of_epochs=1", "--switch_step=2"])
+    assert (tmp_path / "data" / "simulation.json").exists()
+    assert 0.0 <= _results(out)["official_score"] <= 1.0
+    assert "AASRL switch" in (out / "train_log.txt").read_text()
