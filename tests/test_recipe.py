@@ -242,7 +242,7 @@ def test_experiment_sweep_summary_in_the_paper_format(tmp_path):
     sweep.main(["--out", str(tmp_path), "--seeds", "1", "2", "--hparams", "aasrl", "sslasd"])
     table = (tmp_path / "summary.md").read_text()
     # mean 71 %, sample standard deviation of (70, 72) = 1.41 %
-    assert "| aasrl | 2 | 71.00 ± 1.41 | 61.00 ± 1.41 | 71.00 ± 1.41 | 10 ± 0 |" in table
+    assert "| aasrl | 2 | 71.00 ± 1.41 | 61.00 ± 1.41 | 71.00 ± 1.41 | 10 ± 0 (10, 10) |" in table
     assert "| ToyCar_section_00, speed2 | 35.50 ± 0.71 | 31.00 ± 1.41 |" in table
     assert "| ToyCar_section_00 | 71.00 ± 1.41 / 71.00 ± 1.41 / 50.00 ± 0.00 |" in table
     with pytest.raises(FileExistsError):  # an earlier summary is not replaced silently

@@ -66,6 +66,7 @@ def summarise(records):
             flat.append(row)
         summary[name] = {key: list(value) for key, value in aggregate_runs(flat).items()}
         summary[name]["runs"] = len(runs)
+        summary[name]["wall_times_s"] = [round(wall, 1) for _, wall in runs]
     return summary
 
 
@@ -76,8 +77,9 @@ def markdown(summary):
     for name, stats in summary.items():
         cells = [format_mean_std(*stats[key]) for key, _ in METRICS]
         wall = stats["wall_time_s"]
+        each = ", ".join(f"{w:.0f}" for w in stats["wall_times_s"])
         lines.append(f"| {name} | {stats['runs']} | " + " | ".join(cells)
-                     + f" | {wall[0]:.0f} ± {wall[1]:.0f} |")
+                     + f" | {wall[0]:.0f} ± {wall[1]:.0f} ({each}) |")
     sections = sorted({k.split("[", 1)[1].rstrip("]") for stats in summary.values()
                        for k in stats if k.startswith("pauc[")})
     if sections:
