@@ -235,3 +235,10 @@ def test_phase_switch_is_restored_by_a_checkpointer(tmp_path):
     restored = _measured_switch()
     Checkpointer(empty_dir, recoverables={"aasrl": restored}).recover_if_possible()
     assert not restored.measured
+
+
+def test_phase_switch_refuses_a_state_of_another_size():
+    state = _measured_switch().state_dict()
+    with pytest.raises(ValueError, match="4 sub-centres cannot be loaded into a switch with "
+                                         "n_subcenters=8"):
+        AASRLPhaseSwitch(n_subcenters=8).load_state_dict(state)

@@ -64,7 +64,18 @@ class AASRLBrain(sb.Brain):
     Steps 1..T use the optimal representation; after optimiser step T the frozen model F_T
     measures every training clip (eval mode, no augmentation) and the phase switches hand out
     per-sample sub-centre masks for the joint representation (paper section 3.2).
+
+    Arguments
+    ---------
+    measure_set : DynamicItemDataset
+        The training clips without random crops, measured by F_T at the switch.
+    *args, **kwargs
+        Those of ``speechbrain.Brain``.
     """
+
+    def __init__(self, *args, measure_set=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.measure_set = measure_set
 
     def compute_forward(self, batch, stage):
         """The augmented forward pass: cosines and soft labels of every head."""
@@ -212,8 +223,8 @@ class AASRLBrain(sb.Brain):
 def evaluate(brain, hparams, train_eval_set, test_set):
     """Fits the back end on training embeddings, scores the test clips, writes the results."""
     backend = hparams["backend"]
-    train_emb, train_meta = brain.embed(train_eval_set)
-    if not backend.sections:
+    if not backend.sections:  # else it was recovered from the checkpoint of an earlier try
+        train_emb, train_meta = brain.embed(train_eval_set)
         backend.fit(
             train_emb,
             [row["domain"] for row in train_meta],
@@ -376,8 +387,8 @@ def main(argv):
         hparams=hparams,
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
+        measure_set=train_eval,
     )
-    brain.measure_set = train_eval
     brain.fit(
         hparams["epoch_counter"],
         train,

@@ -55,11 +55,6 @@ class SSLASDSystem(torch.nn.Module):
         self.statex = statex if statex is not None else StatEx(0.5)
         self.featex = featex if featex is not None else FeatEx(0.5)
 
-    @property
-    def n_classes(self):
-        """Number of base classes C."""
-        return self.heads.n_classes
-
     def forward(self, wavs, targets, generator=None):
         """The augmented forward pass of training (identity augmentations in eval mode).
 

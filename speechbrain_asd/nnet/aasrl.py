@@ -466,11 +466,15 @@ class AASRLPhaseSwitch:
             "selection": self.selection,
             "string_ids": self.string_ids,
             "measured_at": self.measured_at,
-            "config": (self.n_subcenters, self.tau, self.switch_step, self.reselection),
         }
 
     def load_state_dict(self, state):
-        """Restores :meth:`state_dict`'s output."""
+        """Restores :meth:`state_dict`'s output (of a switch with the same S)."""
+        if state["selection"] is not None and state["selection"].shape[1] != self.n_subcenters:
+            raise ValueError(
+                f"AASRL state measured with {state['selection'].shape[1]} sub-centres cannot be "
+                f"loaded into a switch with n_subcenters={self.n_subcenters}"
+            )
         self.k = state["k"]
         self.selection = state["selection"]
         self.string_ids = state["string_ids"]
