@@ -15,3 +15,14 @@ def shared_data_dir():
         if candidate.is_dir():
             return candidate
     return REPO.parent / "shared" / "data"
+
+
+def require_shared(path):
+    """Fails (never skips) when the real DCASE2023 material the test needs is missing."""
+    import pytest
+
+    if not Path(path).exists():
+        pytest.fail(
+            f"real DCASE2023 material not found at {path}: these tests need ../shared/data "
+            "beside the checkout, or SBASD_SHARED_DATA pointing at a copy of it"
+        )

@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import shared_data_dir
+from conftest import require_shared, shared_data_dir
 
 from speechbrain_asd.dataio import dcase
 from speechbrain_asd.dataio.dcase import (
@@ -100,9 +100,8 @@ def _real_names():
 
 
 def test_parse_every_real_name():
+    require_shared(os.path.join(SHARED, "dcase2023-attributes"))
     names = _real_names()
-    if not names:
-        pytest.skip(f"real DCASE2023 material not found under {SHARED}")
     assert len(names) > 18000
     anonymised = 0
     for n in names:
@@ -511,8 +510,8 @@ def test_real_attribute_files_and_ground_truth(tmp_path):
     its label and domain."""
     attributes = glob.glob(os.path.join(SHARED, "dcase2023-attributes", "*", "*", "*.csv"))
     gt = os.path.join(SHARED, "dcase2023-eval-ground-truth")
-    if not attributes or not os.path.isdir(gt):
-        pytest.skip(f"real DCASE2023 material not found under {SHARED}")
+    require_shared(gt)
+    assert attributes, f"no attribute files under {SHARED}"
     wav = os.path.join(tmp_path, "tiny.wav")
     write_wav(wav, frames=160)
     with open(wav, "rb") as f:

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import shared_data_dir
+from conftest import require_shared, shared_data_dir
 
 from speechbrain_asd.evaluation.__main__ import main
 from speechbrain_asd.evaluation.reports import evaluate_records, write_submission
@@ -128,8 +128,8 @@ def read_real(sub, machine):
         return [row for row in csv.reader(handle) if row]
 
 
-@pytest.mark.skipif(not REAL_GROUND_TRUTH.is_dir(), reason="real DCASE2023 ground truth absent")
 def test_cli_real_evaluation_ground_truth(tmp_path):
+    require_shared(REAL_GROUND_TRUTH)
     machines = sorted(
         p.name.split("_")[2] for p in (REAL_GROUND_TRUTH / "ground_truth_data").glob("*.csv")
     )

@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import require_shared, shared_data_dir
 
 from speechbrain_asd.dataio.simulate import (
     PRESETS,
@@ -23,7 +24,7 @@ from speechbrain_asd.dataio.simulate import (
 )
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-REAL_ATTRIBUTES = pathlib.Path("/work/shared/data/dcase2023-attributes")
+REAL_ATTRIBUTES = shared_data_dir() / "dcase2023-attributes"
 NAME_RE = re.compile(
     r"^section_(?P<section>\d\d)_(?P<domain>source|target)_(?P<split>train|test)_"
     r"(?P<label>normal|anomaly)_(?P<index>\d{4})_(?P<attr>[^/]+)\.wav$"
@@ -225,9 +226,9 @@ def _class_counts(rows):
     return collections.Counter((r["domain"], r["split"], r["label"], r["attr"]) for r in rows)
 
 
-@pytest.mark.skipif(not REAL_ATTRIBUTES.is_dir(), reason="real DCASE2023 attribute files absent")
 @pytest.mark.parametrize("split,machine", [("dev", "ToyCar"), ("eval", "ToyTank")])
 def test_real_attributes_reproduce_class_counts(tmp_path, split, machine):
+    require_shared(REAL_ATTRIBUTES)
     real_csv = REAL_ATTRIBUTES / f"{split}_data/{machine}/attributes_00.csv"
     real = _class_counts(load_attribute_rows(real_csv))
     for scale in (1.0, 0.1):
