@@ -23,11 +23,17 @@ import speechbrain as sb
 import torch
 from speechbrain.dataio.dataloader import make_dataloader
 from speechbrain.dataio.encoder import CategoricalEncoder
-from speechbrain.utils.distributed import ddp_broadcast, if_main_process, run_on_main
+from speechbrain.utils.distributed import (
+    ddp_all_reduce,
+    ddp_broadcast,
+    if_main_process,
+    run_on_main,
+)
 from torch.nn.parallel import DistributedDataParallel
 
 from speechbrain_asd.dataio.dcase import manifest_paths, prepare_dcase2023
 from speechbrain_asd.dataio.pipeline import clip_dataset
+from speechbrain_asd.dataio.sampler import GlobalBatchSampler
 from speechbrain_asd.dataio.simulate import simulate_dataset
 from speechbrain_asd.evaluation.reports import (
     evaluate_records,
@@ -37,6 +43,8 @@ from speechbrain_asd.evaluation.reports import (
     write_submission,
 )
 from speechbrain_asd.lobes.sslasd import weight_decay_param_groups
+from speechbrain_asd.nnet.batchnorm import convert_global_batchnorm
+from speechbrain_asd.nnet.global_batch import world
 from speechbrain_asd.utils.hparams import (
     HparamsError,
     load_layered_hparams,
@@ -65,6 +73,10 @@ class AASRLBrain(sb.Brain):
     measures every training clip (eval mode, no augmentation) and the phase switches hand out
     per-sample sub-centre masks for the joint representation (paper section 3.2).
 
+    ``batch_size`` is the global batch: under DDP each of the W processes holds B / W clips
+    of it, pairs them with partners on the other ranks and normalises with the statistics of
+    the whole batch, so that W processes train the model one process would.
+
     Arguments
     ---------
     measure_set : DynamicItemDataset
@@ -89,7 +101,6 @@ class AASRLBrain(sb.Brain):
     def compute_objectives(self, outputs, batch, stage):
         """Weighted sum of the heads' sub-centre AdaCos losses in the current representation."""
         labels = batch.class_index.data[:, 0].to(self.device)
-        partner = torch.arange(labels.shape[0] - 1, -1, -1, device=self.device)
         representation = self.representation()
         loss = 0.0
         for head, weight in self.hparams.loss_weights.items():
@@ -97,15 +108,14 @@ class AASRLBrain(sb.Brain):
             targets = outputs["targets"][head]
             mask = None
             if self.hparams.subcenter_strategy == "aasrl":
-                mask = self.hparams.aasrl[head].mask(
+                switch = self.hparams.aasrl[head]
+                mask = switch.reversed_batch_mask(
                     batch.sample_index.data[:, 0],
                     labels,
                     n_classes=cosines.shape[1],
                     targets=targets,
-                    partner=partner,
-                    cosines=cosines,
+                    cosines=cosines if switch.reselection == "online" else None,
                     n_base_classes=self.hparams.n_classes,
-                    sparse=True,
                 )
             head_loss = self.hparams.losses[head](
                 cosines, targets, mask, representation=representation
@@ -193,6 +203,10 @@ class AASRLBrain(sb.Brain):
         """Logs the epoch's loss, representation and AdaCos scales; saves a checkpoint."""
         if stage != sb.Stage.TRAIN:
             return
+        _, world_size = world()
+        if world_size > 1:  # every rank averaged its slices: the mean of the global batches
+            total = torch.tensor(float(stage_loss), dtype=torch.float64, device=self.device)
+            stage_loss = float(ddp_all_reduce(total, torch.distributed.ReduceOp.SUM)) / world_size
         stats = {"loss": stage_loss, "representation": self.representation()}
         for head, loss in self.hparams.losses.items():
             stats[f"scale_{head}"] = round(float(loss.current_scale()), 4)
@@ -210,11 +224,28 @@ class AASRLBrain(sb.Brain):
         if self.checkpointer is not None:
             self.checkpointer.add_recoverable("optimizer", self.optimizer)
 
+    def _train_loader_specifics(self, dataset, loader_kwargs):
+        """Global batches of ``batch_size``, each rank holding its slice (every batch full)."""
+        kwargs = dict(loader_kwargs)
+        rank, world_size = world()
+        self.train_sampler = GlobalBatchSampler(
+            len(dataset),
+            kwargs.pop("batch_size"),
+            seed=self.hparams.seed,
+            rank=rank,
+            world_size=world_size,
+            shuffle=kwargs.pop("shuffle", True),
+        )
+        kwargs["batch_sampler"] = self.train_sampler
+        return kwargs
+
     def _wrap_distributed(self):
-        """Plain DDP on CPUs: speechbrain's SyncBatchNorm conversion needs GPUs."""
+        """DDP with BatchNorm over the global batch; on CPUs (where speechbrain's
+        SyncBatchNorm conversion fails) with :class:`GlobalBatchNorm`."""
         if self.distributed_launch and self.device == "cpu":
             for name, module in self.modules.items():
                 if any(p.requires_grad for p in module.parameters()):
+                    convert_global_batchnorm(module)
                     self.modules[name] = DistributedDataParallel(module)
             return
         super()._wrap_distributed()

@@ -4,8 +4,10 @@ Each module takes a batch and its soft labels and returns the augmented batch an
 labels, as the SSLASD reference (wilkinghoff/ssl4asd: ``mixup_layer.py``,
 ``statex_aug_layer_classwise.py``, ``openl3_idea_aug_layer_classwise.py``) does. The partner of
 sample ``i`` is sample ``B - 1 - i`` (the batch reversed); with an odd batch the middle sample
-is its own partner. In eval mode (``module.eval()``) the data pass unchanged and the labels
-only get the eval-mode block layout.
+is its own partner. Under DDP, ``B`` is the global batch of all ranks: partners and random
+draws are those of a single process holding it (:mod:`speechbrain_asd.nnet.global_batch`).
+In eval mode (``module.eval()``) the data pass unchanged and the labels only get the eval-mode
+block layout.
 
 Label contract (relied on by the AASRL loss): a multi-block label vector is a concatenation of
 C-sized blocks, so column ``j`` belongs to base class ``j % C``, and each block's weight on a
@@ -28,6 +30,8 @@ Authors
 
 import torch
 
+from speechbrain_asd.nnet.global_batch import partner_of, uniform_draws
+
 
 def _check_prob(owner, prob):
     if isinstance(prob, bool) or not isinstance(prob, int | float) or not 0.0 <= prob <= 1.0:
@@ -47,10 +51,6 @@ def _check_targets(owner, name, targets, batch):
         raise ValueError(
             f"{owner}: {name} has {targets.shape[0]} rows but the batch has {batch} samples"
         )
-
-
-def _draw(shape, device, generator):
-    return torch.rand(shape, device=device, generator=generator)
 
 
 def exchange_labels(targets, exchanged):
@@ -78,7 +78,7 @@ def exchange_labels(targets, exchanged):
     """
     zeros = torch.zeros_like(targets)
     kept = torch.cat([targets, zeros, zeros], dim=1)
-    swapped = torch.cat([zeros, 0.5 * targets, 0.5 * targets.flip(0)], dim=1)
+    swapped = torch.cat([zeros, 0.5 * targets, 0.5 * partner_of(targets)], dim=1)
     return torch.where(exchanged.unsqueeze(1), swapped, kept)
 
 
@@ -157,13 +157,15 @@ class Mixup(torch.nn.Module):
         if not self.training:
             return wavs, targets
         batch = wavs.shape[0]
-        lam = _draw(batch, wavs.device, generator)
-        mixed = _draw(batch, wavs.device, generator) < self.prob
+        lam = uniform_draws(batch, wavs.device, generator)
+        mixed = uniform_draws(batch, wavs.device, generator) < self.prob
         lam_x = lam.to(wavs.dtype).view(batch, *([1] * (wavs.dim() - 1)))
         lam_y = lam.to(targets.dtype).unsqueeze(1)
         # lerp(partner, self, lam) = lam * self + (1 - lam) * partner
-        out = torch.where(mixed.view_as(lam_x), torch.lerp(wavs.flip(0), wavs, lam_x), wavs)
-        y = torch.where(mixed.unsqueeze(1), torch.lerp(targets.flip(0), targets, lam_y), targets)
+        mixed_wavs = torch.lerp(partner_of(wavs), wavs, lam_x)
+        mixed_targets = torch.lerp(partner_of(targets), targets, lam_y)
+        out = torch.where(mixed.view_as(lam_x), mixed_wavs, wavs)
+        y = torch.where(mixed.unsqueeze(1), mixed_targets, targets)
         return out, y
 
     def extra_repr(self):
@@ -230,14 +232,15 @@ class StatEx(torch.nn.Module):
         if not self.training:
             return spec, eval_labels(targets)
         batch = spec.shape[0]
-        exchanged = _draw(batch, spec.device, generator) < self.prob
+        exchanged = uniform_draws(batch, spec.device, generator) < self.prob
         std, mean = torch.std_mean(spec, dim=2, keepdim=True, correction=0)
+        partner_std, partner_mean = partner_of(torch.cat([std, mean], dim=2)).split(1, dim=2)
         keep = ~exchanged.view(batch, 1, 1)
         # kept samples get centre 0, scale 1, new mean 0, i.e. pass unchanged; centring before
         # scaling (not x * scale + shift) avoids cancellation when the own std is tiny
         centre = mean.masked_fill(keep, 0.0)
-        scale = (std.flip(0) / (std + 1e-16)).masked_fill(keep, 1.0)
-        new_mean = mean.flip(0).masked_fill(keep, 0.0)
+        scale = (partner_std / (std + 1e-16)).masked_fill(keep, 1.0)
+        new_mean = partner_mean.masked_fill(keep, 0.0)
         out = torch.addcmul(new_mean, spec - centre, scale)
         return out, exchange_labels(targets, exchanged)
 
@@ -309,8 +312,8 @@ class FeatEx(torch.nn.Module):
         _check_targets("FeatEx", "targets3", targets3, batch)
         if not self.training:
             return torch.cat([emb_spectrum, emb_stft], dim=1), eval_labels(targets3)
-        exchanged = _draw(batch, emb_stft.device, generator) < self.prob
-        stft_part = torch.where(exchanged.unsqueeze(1), emb_stft.flip(0), emb_stft)
+        exchanged = uniform_draws(batch, emb_stft.device, generator) < self.prob
+        stft_part = torch.where(exchanged.unsqueeze(1), partner_of(emb_stft), emb_stft)
         emb = torch.cat([emb_spectrum, stft_part], dim=1)
         return emb, exchange_labels(targets3, exchanged)
 

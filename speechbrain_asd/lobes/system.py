@@ -1,7 +1,9 @@
 """The SSLASD training system: encoder, self-supervised augmentations and sub-centre heads.
 
 One module holds the whole augmented forward pass, so that DistributedDataParallel (which only
-hooks ``forward``) sees every trainable parameter used in one call. Its ``forward`` reads like
+hooks ``forward``) sees every trainable parameter used in one call. Under DDP the batch given
+to ``forward`` is this rank's slice of the global batch; the augmentations pair samples across
+ranks (:mod:`speechbrain_asd.nnet.global_batch`). Its ``forward`` reads like
 the reference's graph::
 
     waveform --Mixup--> spectrum branch ---------------------------\\
@@ -15,6 +17,7 @@ Authors
 import torch
 
 from speechbrain_asd.lobes.augment import FeatEx, Mixup, StatEx
+from speechbrain_asd.nnet.global_batch import check_equal_slices
 
 
 class SSLASDSystem(torch.nn.Module):
@@ -61,11 +64,12 @@ class SSLASDSystem(torch.nn.Module):
         Arguments
         ---------
         wavs : torch.Tensor
-            ``[batch, time]`` fixed-length clips.
+            ``[batch, time]`` fixed-length clips (under DDP: this rank's slice; every rank
+            holds the same number).
         targets : torch.Tensor
             ``[batch, C]`` one-hot (or soft) labels.
         generator : torch.Generator, optional
-            Source of the augmentations' random draws.
+            Source of the augmentations' random draws (seeded alike on every rank).
 
         Returns
         -------
@@ -74,6 +78,8 @@ class SSLASDSystem(torch.nn.Module):
             name -> the soft labels that go with it (see :mod:`speechbrain_asd.lobes.heads`);
             ``embedding``: ``[batch, embedding_dim]`` (un-exchanged).
         """
+        if self.training:
+            check_equal_slices(wavs.shape[0], wavs.device)  # DDP: partners on other ranks
         wavs, targets_mixup = self.mixup(wavs, targets, generator=generator)
         emb_spectrum = self.encoder.spectrum_embedding(wavs)
         spec, targets3 = self.statex(self.encoder.stft(wavs), targets_mixup, generator=generator)

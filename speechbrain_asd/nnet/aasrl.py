@@ -19,6 +19,7 @@ import numbers
 import torch
 from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
 
+from speechbrain_asd.nnet.global_batch import gather_batch, local_slice
 from speechbrain_asd.nnet.masking import MaskedRows
 
 RESELECTION = ("frozen", "online")
@@ -451,6 +452,69 @@ class AASRLPhaseSwitch:
             labels, n_classes, self.n_subcenters, k=k.to(device), cosines=cosines,
             targets=targets, partner=partner, n_base_classes=n_base_classes, sparse=sparse,
         )
+
+    def reversed_batch_mask(
+        self, sample_ids, labels, n_classes, targets, cosines=None, n_base_classes=None
+    ):
+        """The sparse mask of an SSLASD batch, whose augmentation partners are the reversed batch.
+
+        Sample ``i`` of the batch was paired with ``B - 1 - i`` by Mixup, StatEx and FeatEx
+        (:mod:`speechbrain_asd.lobes.augment`). Under DDP the batch is this rank's slice of the
+        global batch (:mod:`speechbrain_asd.nnet.global_batch`): the IDs, labels and soft
+        labels of all ranks are gathered, the mask of the global batch is built with its
+        partners, and this rank's rows are returned; without DDP it is :meth:`mask` with
+        ``partner`` the reversed batch.
+
+        Arguments
+        ---------
+        sample_ids : torch.Tensor
+            ``[batch]`` int64 IDs of the samples, as given to :meth:`measure`.
+        labels : torch.Tensor
+            ``[batch]`` int64 own (base) class of every sample.
+        n_classes : int
+            Number of columns of the head.
+        targets : torch.Tensor
+            ``[batch, n_classes]`` soft labels.
+        cosines : torch.Tensor, optional
+            ``[batch, n_classes, subcenters]`` current cosines (needed when online).
+        n_base_classes : int, optional
+            C when the head's columns are blocks of C base classes.
+
+        Returns
+        -------
+        MaskedRows or None
+            None before the switch.
+
+        Example
+        -------
+        >>> switch = AASRLPhaseSwitch(n_subcenters=2, tau=1.0, switch_step=1)
+        >>> switch.measure(torch.tensor([0, 1]), torch.tensor([[1.0, 0.0], [0.0, 1.0]]), step=1)
+        >>> targets = torch.tensor([[0.5, 0.5], [0.5, 0.5]])  # mixed with each other
+        >>> rows = switch.reversed_batch_mask(torch.tensor([0, 1]), torch.tensor([0, 1]), 2,
+        ...                                   targets)
+        >>> rows.rows.tolist()  # both samples' selections on both classes
+        [[True, False], [False, True], [True, False], [False, True]]
+        """
+        if not self.measured:
+            return None
+        if not isinstance(sample_ids, torch.Tensor):
+            raise ValueError("reversed_batch_mask: sample_ids must be an int64 tensor [batch]")
+        n_local = labels.shape[0]
+        device = labels.device
+        everyone = [gather_batch(t) for t in (sample_ids.to(device), labels, targets.detach())]
+        if cosines is not None:
+            everyone.append(gather_batch(cosines.detach()))
+        else:
+            everyone.append(None)
+        ids, all_labels, all_targets, all_cosines = everyone
+        partner = torch.arange(all_labels.shape[0] - 1, -1, -1, device=device)
+        rows = self.mask(
+            ids, all_labels, n_classes, targets=all_targets, partner=partner,
+            cosines=all_cosines, n_base_classes=n_base_classes, sparse=True,
+        )
+        if all_labels.shape[0] == n_local:
+            return rows
+        return rows.batch_rows(local_slice(n_local))
 
     def k_histogram(self):
         """Counts of k = 1..S over the measured samples, ``[subcenters]`` int64."""

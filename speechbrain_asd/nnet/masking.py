@@ -33,6 +33,33 @@ class MaskedRows(NamedTuple):
     class_index: torch.Tensor
     rows: torch.Tensor
 
+    def batch_rows(self, samples):
+        """The rows of the samples ``samples.start .. samples.stop - 1``, renumbered from 0.
+
+        Arguments
+        ---------
+        samples : slice
+            A contiguous range of samples (step 1), e.g. one DDP rank's slice.
+
+        Returns
+        -------
+        MaskedRows
+
+        Example
+        -------
+        >>> rows = MaskedRows(torch.tensor([0, 2, 3]), torch.tensor([1, 1, 0]),
+        ...                   torch.tensor([[True, False], [False, True], [True, True]]))
+        >>> part = rows.batch_rows(slice(2, 4))
+        >>> part.batch_index.tolist(), part.class_index.tolist()
+        ([0, 1], [1, 0])
+        """
+        if samples.step not in (None, 1) or samples.start is None or samples.stop is None:
+            raise ValueError(f"batch_rows: expected a slice start:stop, got {samples}")
+        keep = (self.batch_index >= samples.start) & (self.batch_index < samples.stop)
+        return MaskedRows(
+            self.batch_index[keep] - samples.start, self.class_index[keep], self.rows[keep]
+        )
+
 
 def _check_rows(rows, shape):
     """Validates a :class:`MaskedRows` against ``[batch, classes, subcenters]``."""
