@@ -210,6 +210,14 @@ def test_typo_in_a_key_is_refused_before_training(tmp_path):
     assert not list(tmp_path.glob("save/CKPT*"))
 
 
+def test_a_batch_the_processes_cannot_share_is_refused_before_training(tmp_path, monkeypatch):
+    recipe = _load_recipe()
+    monkeypatch.setattr(recipe, "world", lambda: (0, 2))  # as under torchrun with 2 processes
+    with pytest.raises(HparamsError, match="batch_size 15 is the global batch of all 2"):
+        recipe.main(["hparams/aasrl.yaml", f"--output_folder={tmp_path}", "--batch_size=15"])
+    assert not list(tmp_path.glob("save/CKPT*"))
+
+
 def test_unknown_strategy_is_refused_before_training(tmp_path):
     recipe = _load_recipe()
     with pytest.raises(HparamsError, match="subcenter_strategy must be one of"):

@@ -400,6 +400,12 @@ def main(argv):
         raise HparamsError(
             f"subcenter_strategy must be one of {STRATEGIES}, got {hparams['subcenter_strategy']!r}"
         )
+    _, world_size = world()
+    if hparams["batch_size"] % world_size:
+        raise HparamsError(
+            f"batch_size {hparams['batch_size']} is the global batch of all {world_size} "
+            "processes and must be a multiple of their number"
+        )
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=str(base_file),
