@@ -16,6 +16,7 @@ Authors
 
 import logging
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,14 @@ class AASRLBrain(sb.Brain):
         super().__init__(*args, **kwargs)
         self.measure_set = measure_set
 
+    def on_stage_start(self, stage, epoch=None):
+        """Starts the epoch's clock (throughput) and the GPU peak-memory counter."""
+        if stage == sb.Stage.TRAIN:
+            self.epoch_clock = {"start": time.perf_counter(), "measurement": 0.0,
+                                "first_step": self.optimizer_step}
+            if torch.cuda.is_available() and "cuda" in str(self.device):
+                torch.cuda.reset_peak_memory_stats(self.device)
+
     def compute_forward(self, batch, stage):
         """The augmented forward pass: cosines and soft labels of every head."""
         batch = batch.to(self.device)
@@ -141,6 +150,7 @@ class AASRLBrain(sb.Brain):
     def measure_representation_quality(self):
         """Eq. 11-14: F_T's cosines to the own-class sub-centres of every training clip."""
         logger.info("AASRL: measuring the training set with F_T at step %d", self.optimizer_step)
+        start = time.perf_counter()
         cosines, sample_ids = self.own_class_cosines(self.measure_set)
         # Every rank measured the whole set; rank 0's numbers are used everywhere so that all
         # ranks hold the same selection (BatchNorm statistics may differ across ranks on CPU).
@@ -152,6 +162,9 @@ class AASRLBrain(sb.Brain):
         message = {"step": self.optimizer_step, "k_histogram_main (k=1..S)": histogram}
         if "featex" in self.hparams.aasrl:
             message["k_histogram_featex"] = self.hparams.aasrl["featex"].k_histogram().tolist()
+        message["seconds"] = round(time.perf_counter() - start, 1)
+        if hasattr(self, "epoch_clock"):  # the epoch's throughput counts training steps only
+            self.epoch_clock["measurement"] += message["seconds"]
         logger.info("AASRL switch: %s", message)
         # log_stats runs on the main process only but must be called by every rank.
         self.hparams.train_logger.log_stats(stats_meta={"AASRL switch": message})
@@ -210,6 +223,14 @@ class AASRLBrain(sb.Brain):
         stats = {"loss": stage_loss, "representation": self.representation()}
         for head, loss in self.hparams.losses.items():
             stats[f"scale_{head}"] = round(float(loss.current_scale()), 4)
+        clock = getattr(self, "epoch_clock", None)
+        if clock is not None:  # wall time of the training steps (data loading included)
+            seconds = time.perf_counter() - clock["start"] - clock["measurement"]
+            clips = (self.optimizer_step - clock["first_step"]) * self.hparams.batch_size
+            stats["clips_per_s"] = f"{clips / max(seconds, 1e-9):.1f}"  # str: not 1.12e+02
+        if torch.cuda.is_available() and "cuda" in str(self.device):
+            peak = torch.cuda.max_memory_allocated(self.device) / 2**30
+            stats["peak_gpu_memory_gib"] = f"{peak:.2f}"
         self.hparams.train_logger.log_stats(
             stats_meta={"epoch": epoch, "optimizer_step": self.optimizer_step}, train_stats=stats
         )

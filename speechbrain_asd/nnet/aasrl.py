@@ -501,12 +501,10 @@ class AASRLPhaseSwitch:
             raise ValueError("reversed_batch_mask: sample_ids must be an int64 tensor [batch]")
         n_local = labels.shape[0]
         device = labels.device
-        everyone = [gather_batch(t) for t in (sample_ids.to(device), labels, targets.detach())]
-        if cosines is not None:
-            everyone.append(gather_batch(cosines.detach()))
-        else:
-            everyone.append(None)
-        ids, all_labels, all_targets, all_cosines = everyone
+        ids, all_labels, all_targets = (
+            gather_batch(t) for t in (sample_ids.to(device), labels, targets.detach())
+        )
+        all_cosines = None if cosines is None else gather_batch(cosines.detach())
         partner = torch.arange(all_labels.shape[0] - 1, -1, -1, device=device)
         rows = self.mask(
             ids, all_labels, n_classes, targets=all_targets, partner=partner,
