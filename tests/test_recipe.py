@@ -171,6 +171,11 @@ def test_two_process_cpu_ddp_run_equals_the_single_process_run(tiny_data, uninte
     for key in ("train loss", "train scale_main", "train scale_featex"):
         assert ddp[1][key] == pytest.approx(single[1][key], abs=0.015), key
     assert "AASRL switch" in (out / "train_log.txt").read_text()
+    # the ranks embedded every other clip: the gathered clips are back in the data-set order
+    name = "dev_data/anomaly_score_fan_section_00_test.csv"
+    clips = [(folder / "submission" / name).read_text().splitlines()
+             for folder in (uninterrupted_folder, out)]
+    assert [row.split(",")[0] for row in clips[1]] == [row.split(",")[0] for row in clips[0]]
 
 
 def test_every_hparams_file_loads_and_every_key_is_used(tmp_path):

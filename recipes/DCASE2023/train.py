@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import speechbrain as sb
 import torch
+from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.dataloader import make_dataloader
 from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.utils.distributed import (
     ddp_all_reduce,
-    ddp_broadcast,
     if_main_process,
     run_on_main,
 )
@@ -65,6 +65,24 @@ folder as dev_data/raw/<machine>/... and eval_data/raw/<machine>/..., and run
 (add --ground_truth_folder=... with the official evaluator's ground truth to score the
 evaluation set). To see the whole pipeline on simulated data first, run the demo:
     python recipes/DCASE2023/train.py hparams/demo.yaml"""
+
+
+def shard(dataset):
+    """This rank's share of a set to embed: every W-th clip (the whole set without DDP)."""
+    rank, world_size = world()
+    if world_size == 1:
+        return dataset
+    return torch.utils.data.Subset(dataset, range(rank, len(dataset), world_size))
+
+
+def all_shards(part):
+    """Every rank's ``part``, in rank order (``[part]`` without DDP)."""
+    _, world_size = world()
+    if world_size == 1:
+        return [part]
+    parts = [None] * world_size
+    torch.distributed.all_gather_object(parts, part)
+    return parts
 
 
 class AASRLBrain(sb.Brain):
@@ -151,10 +169,8 @@ class AASRLBrain(sb.Brain):
         """Eq. 11-14: F_T's cosines to the own-class sub-centres of every training clip."""
         logger.info("AASRL: measuring the training set with F_T at step %d", self.optimizer_step)
         start = time.perf_counter()
+        # every rank receives the same numbers: all ranks hold the same selection
         cosines, sample_ids = self.own_class_cosines(self.measure_set)
-        # Every rank measured the whole set; rank 0's numbers are used everywhere so that all
-        # ranks hold the same selection (BatchNorm statistics may differ across ranks on CPU).
-        cosines, sample_ids = ddp_broadcast((cosines, sample_ids))
         for head, switch in self.hparams.aasrl.items():
             if head in cosines:
                 switch.measure(sample_ids, cosines[head], step=self.optimizer_step)
@@ -175,12 +191,17 @@ class AASRLBrain(sb.Brain):
         return model.module if isinstance(model, DistributedDataParallel) else model
 
     def own_class_cosines(self, dataset):
-        """Per head, ``[N, S]`` cosines of every clip to its own class, and the sample IDs."""
+        """Per head, ``[N, S]`` cosines of every clip to its own class, and the sample IDs.
+
+        Under DDP each rank measures every W-th clip and every rank receives all of them.
+        """
         model = self._unwrapped_model()
         was_training = model.training
         model.eval()
         collected, ids = {}, []
-        loader = make_dataloader(dataset, batch_size=self.hparams.embedding_batch_size)
+        loader = make_dataloader(
+            shard(dataset), batch_size=self.hparams.embedding_batch_size, collate_fn=PaddedBatch
+        )
         with torch.no_grad():
             for batch in loader:
                 batch = batch.to(self.device)
@@ -192,15 +213,21 @@ class AASRLBrain(sb.Brain):
                     collected.setdefault(head, []).append(values.float().cpu())
                 ids.append(batch.sample_index.data[:, 0].cpu())
         model.train(was_training)
-        return {h: torch.cat(v) for h, v in collected.items()}, torch.cat(ids)
+        # the sample IDs travel with the cosines: the order of the shards does not matter
+        parts = all_shards(({h: torch.cat(v) for h, v in collected.items()}, torch.cat(ids)))
+        cosines = {h: torch.cat([part[0][h] for part in parts]) for h in collected}
+        return cosines, torch.cat([part[1] for part in parts])
 
     def embed(self, dataset):
-        """Embeddings ``[N, D]`` (no augmentation) and the metadata of every clip."""
+        """Embeddings ``[N, D]`` (no augmentation) and the metadata of every clip, in data-set
+        order; under DDP each rank embeds every W-th clip and every rank receives all of them."""
         model = self._unwrapped_model()
         model.eval()
         embeddings, meta = [], []
         keys = ("id", "machine", "section", "domain", "label", "file_name", "set")
-        loader = make_dataloader(dataset, batch_size=self.hparams.embedding_batch_size)
+        loader = make_dataloader(
+            shard(dataset), batch_size=self.hparams.embedding_batch_size, collate_fn=PaddedBatch
+        )
         with torch.no_grad():
             for batch in loader:
                 with self.training_ctx:
@@ -210,7 +237,14 @@ class AASRLBrain(sb.Brain):
                     row = {key: getattr(batch, key)[i] for key in keys}
                     row["group"] = batch.hidden_condition[i] or None
                     meta.append(row)
-        return np.concatenate(embeddings), meta
+        parts = all_shards((np.concatenate(embeddings), meta))
+        _, world_size = world()
+        # shard r holds clips r, r + W, ...: put every clip back at its place
+        place = np.argsort(np.concatenate(
+            [np.arange(r, len(dataset), world_size) for r in range(world_size)]
+        ))
+        all_meta = [row for part in parts for row in part[1]]
+        return np.concatenate([part[0] for part in parts])[place], [all_meta[i] for i in place]
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs the epoch's loss, representation and AdaCos scales; saves a checkpoint."""
