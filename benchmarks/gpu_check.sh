@@ -80,8 +80,9 @@ step simulate 120 $PY -m speechbrain_asd.dataio.simulate "$DATA" --preset dcase2
     --scale 0.1 --seed 0 --workers 12 --no-progress --overwrite
 # ~1,400 training clips = 22 steps per epoch at batch 64: 14 epochs ~ 300 steps, T = 150
 RUN=(recipes/DCASE2023/train.py hparams/aasrl.yaml --data_folder="$DATA" --device=cuda:0
-     --precision=bf16 --switch_step=150 --num_workers=12 --overwrite_results=True)
-step train 300 $PY "${RUN[@]}" --number_of_epochs=14 --output_folder="$WORK/train"
+     --precision=bf16 --num_workers=12 --overwrite_results=True)
+step train 300 $PY "${RUN[@]}" --number_of_epochs=14 --switch_step=150 \
+    --output_folder="$WORK/train"
 step torchrun 180 $PY -m torch.distributed.run --nproc_per_node=1 "${RUN[@]}" \
     --number_of_epochs=1 --switch_step=10 --output_folder="$WORK/torchrun"
 echo "=== train_log.txt"
