@@ -64,6 +64,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import soundfile as sf
 
+from speechbrain_asd.dataio.toyadmos2 import allocate
+
 __all__ = [
     "ANOMALY_TYPES",
     "HiddenCondition",
@@ -645,15 +647,10 @@ def _scaled(n, scale):
 
 
 def _apportion(total, weights):
-    """Splits ``total`` into integers proportional to ``weights`` (largest remainder)."""
-    weights = np.asarray(weights, dtype=float)
-    if total == 0 or weights.sum() <= 0:
+    """:func:`~speechbrain_asd.dataio.toyadmos2.allocate`, with nothing to split allowed."""
+    if total == 0 or sum(weights) <= 0:
         return [0] * len(weights)
-    exact = total * weights / weights.sum()
-    counts = np.floor(exact).astype(int)
-    order = np.argsort(-(exact - counts), kind="stable")
-    counts[order[: total - counts.sum()]] += 1
-    return counts.tolist()
+    return allocate(total, weights)
 
 
 def _interleave(labels, counts):

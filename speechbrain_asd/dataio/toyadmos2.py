@@ -477,6 +477,7 @@ def build_imbalanced_toyadmos2(
         with open(hidden_path, newline="", encoding="utf-8") as f:
             kept = [r for r in list(csv.reader(f))[1:] if r and not r[0].startswith(prefixes)]
     result, hidden_rows = {}, []
+    noise_cache = {}
     for machine in machines:
         chosen, clips, signal_rms = plans[machine]
         mdir = os.path.join(out_folder, "dev_data", "raw", machine)
@@ -497,7 +498,9 @@ def build_imbalanced_toyadmos2(
             if snr_db is None:
                 mixed = signal
             else:
-                noise = _fit(_load(c["noise"], SAMPLE_RATE), len(signal))
+                if c["noise"] not in noise_cache:  # few noise files serve many clips
+                    noise_cache[c["noise"]] = _load(c["noise"], SAMPLE_RATE)
+                noise = _fit(noise_cache[c["noise"]], len(signal))
                 k = signal_rms / c["noise_rms"] / 10 ** (snr_db / 20.0)
                 mixed = signal / (1.0 + k) + noise * (k / (1.0 + k))
             clipped += write_pcm16(os.path.join(mdir, c["split"], name), mixed, SAMPLE_RATE)

@@ -11,8 +11,8 @@ Authors
 import math
 
 import torch
-import torch.distributed as dist
 
+from speechbrain_asd.nnet.global_batch import gather_uneven
 from speechbrain_asd.nnet.masking import MaskedRows, masked_rows, reduce_subcenters
 
 VARIANTS = ("sslasd", "adacos")
@@ -44,26 +44,6 @@ def initial_scale(n_classes, n_subcenters):
             f"n_classes={n_classes}, n_subcenters={n_subcenters}"
         )
     return math.sqrt(2.0) * math.log(n_classes * n_subcenters - 1)
-
-
-def _gather_across_ranks(values):
-    """Concatenates a 1-D tensor over all DDP ranks (identity without DDP).
-
-    Ranks may hold different batch sizes (the last batch), so values are padded to the largest
-    size before ``all_gather`` and the padding removed after.
-    """
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
-        return values
-    world = dist.get_world_size()
-    size = torch.tensor([values.numel()], device=values.device)
-    sizes = [torch.zeros_like(size) for _ in range(world)]
-    dist.all_gather(sizes, size)
-    longest = int(max(s.item() for s in sizes))
-    padded = torch.zeros(longest, dtype=values.dtype, device=values.device)
-    padded[: values.numel()] = values
-    gathered = [torch.zeros_like(padded) for _ in range(world)]
-    dist.all_gather(gathered, padded)
-    return torch.cat([g[: int(s.item())] for g, s in zip(gathered, sizes)])
 
 
 class AdaptiveScale(torch.nn.Module):
@@ -174,8 +154,8 @@ class AdaptiveScale(torch.nn.Module):
             angle = torch.zeros(y.shape[0], device=y.device).index_add_(
                 0, rows_b, weights * row_angles
             )
-            per_sample = _gather_across_ranks(per_sample)
-            angle = _gather_across_ranks(angle)
+            # under DDP the statistics are those of every rank's samples (one collective)
+            per_sample, angle = gather_uneven(torch.stack([per_sample, angle], dim=1)).unbind(1)
             log_b_avg = torch.logsumexp(per_sample, dim=0) - math.log(per_sample.numel())
             theta_med = angle.median().clamp(max=self.max_angle)
             new_scale = log_b_avg / torch.cos(theta_med)

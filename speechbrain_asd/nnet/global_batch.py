@@ -104,6 +104,43 @@ def gather_batch(local):
     return _all_gather(local)
 
 
+def gather_uneven(local):
+    """All ranks' rows ``[sum of n_r, ...]`` in rank order, when ranks may hold different
+    numbers ``n_r`` of rows (no gradient; for statistics such as the AdaCos scale's).
+
+    Arguments
+    ---------
+    local : torch.Tensor
+        ``[n_r, ...]`` this rank's rows.
+
+    Returns
+    -------
+    torch.Tensor
+        ``local`` itself without DDP.
+
+    Example
+    -------
+    >>> x = torch.zeros(2, 3)
+    >>> gather_uneven(x) is x
+    True
+    """
+    _check_batch("gather_uneven", local)
+    _, world_size = world()
+    if world_size == 1:
+        return local
+    local = local.detach()
+    size = torch.tensor([local.shape[0]], device=local.device)
+    sizes = [torch.zeros_like(size) for _ in range(world_size)]
+    dist.all_gather(sizes, size)
+    sizes = [int(n.item()) for n in sizes]
+    # all_gather needs equal shapes: pad to the largest and cut the padding off again
+    padded = local.new_zeros((max(sizes), *local.shape[1:]))
+    padded[: local.shape[0]] = local
+    parts = [torch.empty_like(padded) for _ in range(world_size)]
+    dist.all_gather(parts, padded)
+    return torch.cat([part[:n] for part, n in zip(parts, sizes)])
+
+
 def check_equal_slices(n_local, device="cpu"):
     """Raises unless every rank holds ``n_local`` samples (one small collective).
 
